@@ -1,0 +1,1 @@
+"""Wiring: configuration, command line, Lambda handlers, logging."""

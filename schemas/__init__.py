@@ -1,0 +1,1 @@
+"""Pure types shared by every stage: no I/O lives here."""

@@ -1,0 +1,60 @@
+"""The one exception tree of pgcdc, grouped by what the caller should do.
+
+- :class:`TerminalError`: retrying will not help (bad credentials, missing privilege,
+  missing plugin, slot held by someone else). Exit non-zero with one clear line.
+- :class:`TransientError`: retry with backoff (connection loss, throttling, S3 5xx).
+- :class:`SkippableError`: one bad row; quarantine it and go on with the rest.
+- :class:`ConfigurationError`: the settings are wrong; nothing was attempted.
+
+Messages name what was wrong and where (table, column, LSN, file) and never hold secrets.
+"""
+
+from __future__ import annotations
+
+
+class PgcdcError(Exception):
+    """Root of every error pgcdc raises on purpose."""
+
+
+class TerminalError(PgcdcError):
+    """An error that retrying will not fix."""
+
+
+class TransientError(PgcdcError):
+    """An error worth retrying with backoff."""
+
+
+class SkippableError(PgcdcError):
+    """A bad input row that can be quarantined while the rest goes on."""
+
+
+class ConfigurationError(TerminalError):
+    """Settings that cannot work; raised before anything is attempted."""
+
+
+class SourceError(TerminalError):
+    """The source database cannot be captured from as it is set up."""
+
+
+class DecodeError(TerminalError):
+    """Malformed change data; names the LSN, table and column where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        lsn: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        where = ", ".join(
+            f"{k}={v}" for k, v in (("lsn", lsn), ("table", table), ("column", column)) if v
+        )
+        super().__init__(f"{message} ({where})" if where else message)
+        self.lsn = lsn
+        self.table = table
+        self.column = column
+
+
+class StorageError(TransientError):
+    """A storage operation failed in a way that may succeed on retry."""

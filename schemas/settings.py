@@ -1,0 +1,145 @@
+"""Typed settings: environment (``PGCDC_`` prefix), ``pgcdc.toml``, then defaults.
+
+The names are a contract: scripts and other tools set them, so they stay stable.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def redact_uri(uri: str) -> str:
+    """Mask the password of a URI or of a ``key=value`` DSN, keep the rest readable."""
+    if "://" in uri:
+        parts = urlsplit(uri)
+        if parts.password is not None:
+            host = parts.hostname or ""
+            if parts.port:
+                host = f"{host}:{parts.port}"
+            netloc = f"{parts.username or ''}:***@{host}"
+            return urlunsplit(parts._replace(netloc=netloc))
+        return uri
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", uri)
+
+
+class Settings(BaseSettings):
+    """Everything pgcdc needs to know, resolved once at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PGCDC_",
+        toml_file="pgcdc.toml",
+        extra="forbid",
+        frozen=True,
+    )
+
+    source_dsn: SecretStr | None = Field(
+        default=None,
+        description="libpq DSN or URI of the source database. Holds the password: never logged.",
+    )
+    source_secret_id: str | None = Field(
+        default=None,
+        description="Secrets Manager secret id with host, port, username, password, dbname "
+        "(used when source_dsn is not set).",
+    )
+    raw_uri: str = Field(
+        default="./pgcdc-data/raw",
+        description="Raw change store: a local folder or s3://bucket/prefix.",
+    )
+    processed_uri: str = Field(
+        default="./pgcdc-data/processed",
+        description="Processed store: a local folder or s3://bucket/prefix.",
+    )
+    warehouse_uri: SecretStr = Field(
+        default=SecretStr("./pgcdc-data/warehouse.duckdb"),
+        description="A DuckDB file path or a postgresql:// URI (may hold a password).",
+    )
+    warehouse_secret_id: str | None = Field(
+        default=None,
+        description="Secrets Manager secret id for a PostgreSQL warehouse's credentials.",
+    )
+    slot: str = Field(default="pgcdc", description="Logical replication slot name.")
+    tables: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Comma-separated schema.table glob patterns to capture."
+    )
+    exclude_tables: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Comma-separated schema.table glob patterns to leave out."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (e.g. a local emulator)."
+    )
+    aws_region: str | None = Field(default=None, description="AWS region for S3 and Secrets.")
+    data_dir: Path = Field(
+        default=Path("./pgcdc-data"),
+        description="Local working folder: the embedded demo cluster lives under it.",
+    )
+
+    @field_validator("slot")
+    @classmethod
+    def _check_slot(cls, value: str) -> str:
+        if not _SLOT_NAME.match(value):
+            raise ValueError(
+                f"invalid slot name {value!r}: use 1-63 characters of lower-case letters, "
+                "digits and underscores (Postgres' rule for replication slot names)"
+            )
+        return value
+
+    @field_validator("tables", "exclude_tables", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _check_stores(self) -> Settings:
+        for name in ("raw_uri", "processed_uri"):
+            value: str = getattr(self, name)
+            if "://" in value and not value.startswith(("s3://", "file://")):
+                raise ValueError(f"{name}: only local paths and s3:// URIs are supported")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init) over environment over ``pgcdc.toml``."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def redacted(self) -> dict[str, Any]:
+        """The resolved settings with every secret masked, for display."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = redact_uri(value.get_secret_value())
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
