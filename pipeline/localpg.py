@@ -202,11 +202,14 @@ class LocalCluster:
         self.port = int(self._dsn_file.read_text().rsplit(":", 1)[1].split("/")[0])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if subprocess.run(
-                [str(bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                capture_output=True,
-                check=False,
-            ).returncode == 0:
+            if (
+                subprocess.run(
+                    [str(bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                == 0
+            ):
                 return
             time.sleep(0.2)
         raise ConfigurationError(f"PostgreSQL in {self.data_dir} did not become ready")

@@ -75,7 +75,7 @@ class Store:
         info = self._fs.get_file_info(self.path(key))
         return bool(info.type != pafs.FileType.NotFound)
 
-    def list(self, prefix: str = "", *, recursive: bool = True) -> list[str]:
+    def list_keys(self, prefix: str = "", *, recursive: bool = True) -> list[str]:
         """Keys of the objects below a prefix, sorted; hidden temporary files left out.
 
         On S3 every page of the listing is read (pyarrow follows continuation tokens), so a
@@ -154,9 +154,7 @@ def _atomic_local_write(target: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def open_store(
-    uri: str, *, endpoint_url: str | None = None, region: str | None = None
-) -> Store:
+def open_store(uri: str, *, endpoint_url: str | None = None, region: str | None = None) -> Store:
     """Open a store from a local path, ``file://`` URI or ``s3://bucket/prefix`` URI.
 
     ``endpoint_url`` points S3 at a compatible server (``http://127.0.0.1:5000``);

@@ -22,23 +22,23 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def test_write_read_list(store: Store) -> None:
-    assert store.list() == []
+    assert store.list_keys() == []
     assert not store.exists("a/b.bin")
     store.write_bytes("a/b.bin", b"\x00hello")
     store.write_bytes("a/c/d.bin", b"x")
     store.write_bytes("z.json", b"{}")
     assert store.read_bytes("a/b.bin") == b"\x00hello"
     assert store.exists("a/b.bin")
-    assert store.list() == ["a/b.bin", "a/c/d.bin", "z.json"]
-    assert store.list("a") == ["a/b.bin", "a/c/d.bin"]
-    assert store.list("a", recursive=False) == ["a/b.bin"]
+    assert store.list_keys() == ["a/b.bin", "a/c/d.bin", "z.json"]
+    assert store.list_keys("a") == ["a/b.bin", "a/c/d.bin"]
+    assert store.list_keys("a", recursive=False) == ["a/b.bin"]
     store.write_bytes("a/b.bin", b"again")
     assert store.read_bytes("a/b.bin") == b"again"
     with pytest.raises(FileNotFoundError):
         store.read_bytes("missing.bin")
     store.delete("z.json")
     store.delete("z.json")
-    assert store.list() == ["a/b.bin", "a/c/d.bin"]
+    assert store.list_keys() == ["a/b.bin", "a/c/d.bin"]
 
 
 def test_parquet_round_trip(store: Store) -> None:
@@ -52,6 +52,6 @@ def test_listing_is_complete_past_one_page(store: Store) -> None:
     """S3 lists 1,000 keys a page: the store must follow every page."""
     for i in range(1105):
         store.write_bytes(f"many/{i:05d}", b"")
-    keys = store.list("many")
+    keys = store.list_keys("many")
     assert len(keys) == 1105
     assert keys[0] == "many/00000" and keys[-1] == "many/01104"

@@ -1,0 +1,58 @@
+# pgcdc — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PG_MAJOR ?= $(shell pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv system-deps demo demo-down test test-unit lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed ## create .venv with pgcdc and its test tools
+
+system-deps: ## install PostgreSQL server binaries and wal2json (apt, needs root)
+	@bindir=$$(pg_config --bindir 2>/dev/null); libdir=$$(pg_config --pkglibdir 2>/dev/null); \
+	if [ -x "$$bindir/initdb" ] && [ -f "$$libdir/wal2json.so" ]; then \
+	  echo "PostgreSQL $(PG_MAJOR) server and wal2json present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql-$(or $(PG_MAJOR),15) postgresql-$(or $(PG_MAJOR),15)-wal2json >/dev/null; \
+	else \
+	  echo "install the PostgreSQL server and wal2json: sudo apt-get install postgresql-15 postgresql-15-wal2json" >&2; \
+	  exit 1; \
+	fi
+
+demo: system-deps venv ## local Postgres + demo database + workload (+ the pipeline), end to end
+	$(BIN)/pgcdc demo run
+
+demo-down: venv ## stop the demo's local Postgres
+	$(BIN)/pgcdc demo down
+
+test: system-deps venv ## run the whole test suite (real Postgres with wal2json, S3 emulator)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## unit tests only (no services)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+lint: venv ## ruff, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## stop the demo cluster and remove ./pgcdc-data
+	-$(BIN)/pgcdc demo down
+	rm -rf pgcdc-data

@@ -1,0 +1,207 @@
+"""The ``pgcdc`` command line: parses flags, calls one service function, maps errors to exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipeline import config, logs
+from schemas.errors import ConfigurationError, PgcdcError, TerminalError, TransientError
+from schemas.settings import Settings
+
+log = logging.getLogger("pgcdc")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_TRANSIENT = 75  # EX_TEMPFAIL: a scheduler may simply run us again
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source-dsn", help="source DSN (else PGCDC_SOURCE_DSN / secret / demo)")
+    parser.add_argument("--raw-uri", help="raw store: folder or s3://bucket/prefix")
+    parser.add_argument("--processed-uri", help="processed store: folder or s3://bucket/prefix")
+    parser.add_argument("--warehouse-uri", help="DuckDB file or postgresql:// URI")
+    parser.add_argument("--slot", help="replication slot name")
+    parser.add_argument("--tables", help="comma-separated schema.table patterns to capture")
+    parser.add_argument("--exclude-tables", help="comma-separated patterns to leave out")
+    parser.add_argument("--log-format", choices=["json", "text"], help="default: json unless tty")
+    parser.add_argument("--log-level", default="INFO")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(
+        prog="pgcdc", description="Change data capture from PostgreSQL into a lake and warehouse."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("config", help="show the resolved settings, secrets masked")
+    _add_common(p)
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("check", help="preflight: is the source ready for safe capture?")
+    _add_common(p)
+    p.set_defaults(func=cmd_check)
+
+    demo = sub.add_parser("demo", help="the local totesys demo database").add_subparsers(
+        dest="demo_command", required=True, metavar="DEMO_COMMAND"
+    )
+    p = demo.add_parser("up", help="start the embedded PostgreSQL (under data_dir/pg)")
+    _add_common(p)
+    p.set_defaults(func=cmd_demo_up)
+    p = demo.add_parser("down", help="stop the embedded PostgreSQL")
+    _add_common(p)
+    p.set_defaults(func=cmd_demo_down)
+    p = demo.add_parser("init", help="create and seed the demo tables")
+    _add_common(p)
+    p.add_argument("--scale", type=float, default=1.0, help="growing tables × scale (2.5 years)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--reset", action="store_true", help="drop and recreate the demo tables")
+    p.set_defaults(func=cmd_demo_init)
+    p = demo.add_parser("workload", help="run the live demo workload")
+    _add_common(p)
+    p.add_argument("--rate", type=float, default=20.0, help="transactions/second (0 = max)")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo_workload)
+    p = demo.add_parser("run", help="what `make demo` runs: up, init, check, workload, pipeline")
+    _add_common(p)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--duration", type=float, default=10.0, help="workload seconds")
+    p.add_argument("--rate", type=float, default=50.0, help="workload transactions/second")
+    p.set_defaults(func=cmd_demo_run)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    return config.load_settings(
+        source_dsn=getattr(args, "source_dsn", None),
+        raw_uri=getattr(args, "raw_uri", None),
+        processed_uri=getattr(args, "processed_uri", None),
+        warehouse_uri=getattr(args, "warehouse_uri", None),
+        slot=getattr(args, "slot", None),
+        tables=getattr(args, "tables", None),
+        exclude_tables=getattr(args, "exclude_tables", None),
+    )
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the resolved settings as JSON, with passwords masked."""
+    print(json.dumps(settings.redacted(), indent=2))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the preflight checks; non-zero exit when capture would be unsafe."""
+    from cdc_reader.preflight import Status, capture_is_safe, run_checks
+
+    results = run_checks(
+        config.source_dsn(settings), slot=settings.slot, table_filter=config.table_filter(settings)
+    )
+    for result in results:
+        line = f"[{result.status.value.upper():4}] {result.name}: {result.message}"
+        if result.fix and result.status is not Status.OK:
+            line += f"\n       fix: {result.fix}"
+        print(line)
+    safe = capture_is_safe(results)
+    print("capture is safe" if safe else "capture would be UNSAFE: fix the FAIL lines above")
+    return EXIT_OK if safe else EXIT_FAILED
+
+
+def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Start (creating if needed) the embedded cluster and its ``totesys`` database."""
+    from pipeline import demo_cluster
+
+    cluster = demo_cluster.up(settings)
+    print(f"PostgreSQL running in {cluster.directory} on 127.0.0.1:{cluster.port}")
+    return EXIT_OK
+
+
+def cmd_demo_down(args: argparse.Namespace, settings: Settings) -> int:
+    """Stop the embedded cluster."""
+    from pipeline import demo_cluster
+
+    demo_cluster.down(settings)
+    print("PostgreSQL stopped")
+    return EXIT_OK
+
+
+def cmd_demo_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Create and seed the demo schema."""
+    from pipeline.demo import init_demo
+
+    summary = init_demo(
+        config.source_dsn(settings),
+        scale=args.scale,
+        seed=args.seed,
+        reset=args.reset,
+        progress=_say,
+    )
+    print(summary.describe())
+    return EXIT_OK
+
+
+def cmd_demo_workload(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the live workload against the source."""
+    from pipeline.demo import run_workload
+
+    summary = run_workload(
+        config.source_dsn(settings),
+        rate=args.rate,
+        duration=args.duration,
+        seed=args.seed,
+        progress=_say,
+    )
+    print(summary.describe())
+    return EXIT_OK
+
+
+def cmd_demo_run(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole local demo, step by step, saying what it does."""
+    from pipeline import demo_cluster
+
+    return demo_cluster.run_demo(
+        settings, scale=args.scale, duration=args.duration, rate=args.rate, say=_say
+    )
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pgcdc`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    fmt = getattr(args, "log_format", None)
+    logs.configure(json_lines=None if fmt is None else fmt == "json", level=args.log_level)
+    func: Command = args.func
+    try:
+        settings = _settings_from(args)
+        return func(args, settings)
+    except ConfigurationError as exc:
+        return _fail(EXIT_CONFIG, exc)
+    except TransientError as exc:
+        return _fail(EXIT_TRANSIENT, exc)
+    except (TerminalError, PgcdcError) as exc:
+        return _fail(EXIT_FAILED, exc)
+    except KeyboardInterrupt:
+        print("pgcdc: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(code: int, exc: BaseException, **extra: Any) -> int:
+    """One ERROR line (JSON off a terminal: what the alarms watch), then the exit code."""
+    log.error(str(exc), extra={"error_type": type(exc).__name__, "exit_code": code, **extra})
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The embedded demo: a local PostgreSQL under ``data_dir/pg`` with the totesys database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from pipeline import config
+from pipeline.localpg import LocalCluster
+from schemas.settings import Settings
+
+DEMO_DATABASE = "totesys"
+
+
+def cluster_for(settings: Settings) -> LocalCluster:
+    """The embedded cluster object (not started)."""
+    return LocalCluster(config.embedded_cluster_dir(settings).resolve())
+
+
+def up(settings: Settings) -> LocalCluster:
+    """Create/start the embedded cluster and its demo database. Idempotent."""
+    cluster = cluster_for(settings).ensure_running()
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DATABASE,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DATABASE)))
+    return cluster
+
+
+def down(settings: Settings) -> None:
+    """Stop the embedded cluster if it runs. Idempotent."""
+    cluster_for(settings).stop()
+
+
+def demo_tables_exist(dsn: str) -> bool:
+    """Whether the demo schema has been created in the source."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT to_regclass('public.sales_order') IS NOT NULL").fetchone()
+        return bool(row and row[0])
+
+
+def run_demo(
+    settings: Settings, *, scale: float, duration: float, rate: float, say: Callable[[str], None]
+) -> int:
+    """``make demo``: start, seed (once), preflight, run a workload, report. Returns exit code."""
+    from cdc_reader.preflight import Status, capture_is_safe, run_checks
+
+    from pipeline.demo import init_demo, run_workload
+
+    started = time.monotonic()
+    cluster = up(settings)
+    say(f"1/4 PostgreSQL with wal2json running in {cluster.directory} (127.0.0.1:{cluster.port})")
+    dsn = config.source_dsn(settings)
+    if demo_tables_exist(dsn):
+        say(f"2/4 demo database {DEMO_DATABASE!r} already seeded: keeping it")
+    else:
+        say(f"2/4 creating and seeding {DEMO_DATABASE!r} at scale {scale}")
+        say("    " + init_demo(dsn, scale=scale, progress=say).describe())
+    results = run_checks(dsn, slot=settings.slot, table_filter=config.table_filter(settings))
+    say("3/4 preflight: " + ", ".join(f"{r.name}={r.status.value}" for r in results))
+    for r in results:
+        if r.status is Status.FAIL:
+            say(f"    FAIL {r.name}: {r.message}")
+    if not capture_is_safe(results):
+        return 1
+    say(f"4/4 live workload: {rate:g} transactions/s for {duration:g} s")
+    say("    " + run_workload(dsn, rate=rate, duration=duration, progress=say).describe())
+    say(f"demo done in {time.monotonic() - started:.1f} s; data under {settings.data_dir}/")
+    return 0

@@ -1,0 +1,1 @@
+"""DuckDB SQL that folds raw changes into current state, dimensions and facts."""

@@ -1,0 +1,1 @@
+"""Applies processed batches to a warehouse (DuckDB file or PostgreSQL), idempotently."""
