@@ -98,6 +98,16 @@ class Store:
             keys.append(key)
         return sorted(keys)
 
+    def list_folders(self, prefix: str = "") -> list[str]:
+        """Keys of the folders directly below a prefix, sorted (one listing page per 1,000)."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=False, allow_not_found=True)
+        try:
+            infos = self._fs.get_file_info(selector)
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
+        cut = len(self._root) + 1
+        return sorted(i.path[cut:] for i in infos if i.type == pafs.FileType.Directory)
+
     def delete(self, key: str) -> None:
         """Delete one object if it exists (used for temporary state only; data is immutable)."""
         try:

@@ -1,0 +1,77 @@
+"""Connections to the source database and the one place its errors are translated.
+
+Every psycopg error raised while talking to the source goes through :func:`translate`, which
+maps it to pgcdc's error tree by SQLSTATE class (what the caller should do) and keeps the
+message free of secrets (psycopg's messages name host, port and user, never the password).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import psycopg
+from psycopg import errors as pgerr
+
+from schemas.errors import PgcdcError, SourceError, TerminalError, TransientError
+
+# What the reading session needs for exact, parseable text: UTC timestamps, ISO dates,
+# shortest-exact floats, ISO-8601 intervals.
+SESSION_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "iso_8601",
+    "extra_float_digits": "3",
+    "application_name": "pgcdc",
+}
+
+_TRANSIENT_CLASSES = ("08", "53", "57", "40")  # connection, resources, operator, rollback
+_HINTS = {
+    "58P01": "is wal2json installed on the server? (apt-get install postgresql-15-wal2json)",
+    "55006": "another process holds the slot; only one capture may run per slot",
+    "28P01": "check the user name and password (PGCDC_SOURCE_DSN or the secret)",
+    "42501": "grant the missing privilege (pgcdc check lists what is needed)",
+}
+
+
+def translate(exc: psycopg.Error, doing: str) -> PgcdcError:
+    """Map a driver error to a terminal or transient pgcdc error naming what we were doing."""
+    sqlstate = exc.sqlstate or ""
+    text = _first_line(exc)
+    if sqlstate in _HINTS:
+        return SourceError(f"{doing}: {text} — {_HINTS[sqlstate]}")
+    if "wal_level" in text:
+        return SourceError(f"{doing}: {text} — set wal_level = logical and restart the server")
+    if isinstance(exc, pgerr.OperationalError) and not sqlstate:
+        if "password authentication failed" in text or "no password supplied" in text:
+            return SourceError(f"{doing}: {text} — {_HINTS['28P01']}")
+        return TransientError(f"{doing}: {text}")
+    if sqlstate.startswith(_TRANSIENT_CLASSES):
+        return TransientError(f"{doing}: {text}")
+    if sqlstate.startswith(("28", "42")):
+        return SourceError(f"{doing}: {text}")
+    return TerminalError(f"{doing}: {text} (SQLSTATE {sqlstate or 'none'})")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines[:2]) if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def connect(
+    dsn: str, *, autocommit: bool = True, doing: str = "connecting to the source"
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection with pgcdc's session settings; errors translated."""
+    try:
+        conn = psycopg.connect(dsn, autocommit=True)
+        # SET rather than startup options: poolers (pgbouncer, RDS Proxy) refuse the latter
+        calls = ", ".join(["set_config(%s, %s, false)"] * len(SESSION_SETTINGS))
+        conn.execute(f"SELECT {calls}", [x for kv in SESSION_SETTINGS.items() for x in kv])
+        conn.autocommit = autocommit
+    except psycopg.Error as exc:
+        raise translate(exc, doing) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
