@@ -38,14 +38,15 @@ def translate(exc: psycopg.Error, doing: str) -> PgcdcError:
     """Map a driver error to a terminal or transient pgcdc error naming what we were doing."""
     sqlstate = exc.sqlstate or ""
     text = _first_line(exc)
-    if sqlstate in _HINTS:
-        return SourceError(f"{doing}: {text} — {_HINTS[sqlstate]}")
-    if "wal_level" in text:
-        return SourceError(f"{doing}: {text} — set wal_level = logical and restart the server")
-    if isinstance(exc, pgerr.OperationalError) and not sqlstate:
-        if "password authentication failed" in text or "no password supplied" in text:
-            return SourceError(f"{doing}: {text} — {_HINTS['28P01']}")
-        return TransientError(f"{doing}: {text}")
+    if not sqlstate and isinstance(exc, pgerr.OperationalError) and "password" in text:
+        sqlstate = "28P01"  # libpq reports failed authentication without a SQLSTATE
+    hint = _HINTS.get(sqlstate)
+    if hint is None and "wal_level" in text:
+        hint = "set wal_level = logical and restart the server"
+    if hint is not None:
+        return SourceError(f"{doing}: {text} — {hint}")
+    if not sqlstate and isinstance(exc, pgerr.OperationalError):
+        return TransientError(f"{doing}: {text}")  # connection refused, reset, timed out
     if sqlstate.startswith(_TRANSIENT_CLASSES):
         return TransientError(f"{doing}: {text}")
     if sqlstate.startswith(("28", "42")):
