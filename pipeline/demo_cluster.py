@@ -49,7 +49,6 @@ def run_demo(
 ) -> int:
     """``make demo``: start, seed (once), preflight, run a workload, report. Returns exit code."""
     from cdc_reader.preflight import Status, capture_is_safe, run_checks
-
     from pipeline.demo import init_demo, run_workload
 
     started = time.monotonic()
