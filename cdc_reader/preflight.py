@@ -294,7 +294,9 @@ def _check_wal2json(source: _Source) -> _Verdict:
                 f"apt-get install postgresql-{major}-wal2json (or your platform's package), "
                 "then run the check again",
             )
-        except errors.InsufficientPrivilege:
+        except errors.InsufficientPrivilege as exc:
+            if "output plugin" in (exc.diag.message_primary or ""):
+                return _plugin_not_allowed(source)
             return _warn("not checked: the role may not use slots (see replication_privilege)")
         except errors.ConfigurationLimitExceeded as exc:
             return _warn(f"not checked: {exc.diag.message_primary}")
@@ -305,6 +307,16 @@ def _check_wal2json(source: _Source) -> _Verdict:
                 "find long-running transactions in pg_stat_activity; slot creation waits too",
             )
         return _wal2json_version(conn, probe)
+
+
+def _plugin_not_allowed(source: _Source) -> _Verdict:
+    """Servers with ``output_plugin_libraries`` accept only the plugins it lists."""
+    allowed = source.setting("output_plugin_libraries")
+    return _fail(
+        f"wal2json is installed but not allowed: output_plugin_libraries = '{allowed}'",
+        f"ALTER SYSTEM SET output_plugin_libraries = '{allowed}, wal2json'; "
+        "SELECT pg_reload_conf();",
+    )
 
 
 def _wal2json_version(conn: _Conn, probe: str) -> _Verdict:

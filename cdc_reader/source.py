@@ -41,6 +41,8 @@ def translate(exc: psycopg.Error, doing: str) -> PgcdcError:
     if not sqlstate and isinstance(exc, pgerr.OperationalError) and "password" in text:
         sqlstate = "28P01"  # libpq reports failed authentication without a SQLSTATE
     hint = _HINTS.get(sqlstate)
+    if "output plugin" in text:
+        hint = "add wal2json to output_plugin_libraries and reload the server configuration"
     if hint is None and "wal_level" in text:
         hint = "set wal_level = logical and restart the server"
     if hint is not None:

@@ -7,6 +7,7 @@ when we are root every server command runs as the ``postgres`` user.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -52,6 +53,29 @@ def bindir() -> Path:
         "PostgreSQL server binaries not found: install them (apt-get install postgresql-15) "
         "or set PGCDC_PG_BINDIR"
     )
+
+
+@functools.cache
+def server_settings_known() -> frozenset[str]:
+    """Names of the settings this server build knows (``postgres --describe-config``)."""
+    out = subprocess.run(
+        _as_server_user([str(bindir() / "postgres"), "--describe-config"]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return frozenset(line.split("\t", 1)[0] for line in out.stdout.splitlines() if line)
+
+
+def plugin_settings() -> dict[str, str]:
+    """Settings that let wal2json be used as an output plugin on this server build.
+
+    Newer security releases of some builds only accept the plugins listed in
+    ``output_plugin_libraries`` (default ``pgoutput, test_decoding``).
+    """
+    if "output_plugin_libraries" in server_settings_known():
+        return {"output_plugin_libraries": "'pgoutput, test_decoding, wal2json'"}
+    return {}
 
 
 def wal2json_installed(bin_dir: Path | None = None) -> bool:
@@ -109,8 +133,19 @@ class LocalCluster:
         if not (self.data_dir / "PG_VERSION").exists():
             self._create()
         if not self.is_running():
+            self._ensure_plugin_settings()
             self._start()
         return self
+
+    def _ensure_plugin_settings(self) -> None:
+        """Add the wal2json plugin settings a server upgrade may have started to require."""
+        conf = self.data_dir / "postgresql.auto.conf"
+        text = conf.read_text()
+        wanted = {**plugin_settings(), **self.settings}
+        missing = {k: v for k, v in plugin_settings().items() if f"\n{k} = " not in "\n" + text}
+        if missing:
+            with open(conf, "a") as out:
+                out.write("".join(f"{k} = {wanted[k]}\n" for k in missing))
 
     def is_running(self) -> bool:
         """Whether the server is up."""
@@ -167,7 +202,8 @@ class LocalCluster:
             pwfile.unlink()
         port = self.port or free_port()
         self.port = port
-        conf = "\n".join(f"{k} = {v}" for k, v in {**SERVER_SETTINGS, **self.settings}.items())
+        settings = {**SERVER_SETTINGS, **plugin_settings(), **self.settings}
+        conf = "\n".join(f"{k} = {v}" for k, v in settings.items())
         conf += f"\nport = {port}\nunix_socket_directories = '{self.directory}'\n"
         with open(self.data_dir / "postgresql.auto.conf", "a") as out:
             out.write(conf)

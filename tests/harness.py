@@ -79,6 +79,11 @@ class PgServer:
                 )
             except psycopg.errors.UndefinedFile as exc:
                 raise RuntimeError(WAL2JSON_HINT) from exc
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise RuntimeError(
+                    "the test server does not allow wal2json as an output plugin: add it to "
+                    f"output_plugin_libraries and reload ({exc.diag.message_primary})"
+                ) from exc
 
 
 def docker_available() -> bool:

@@ -24,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader import preflight
 from cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
-from pipeline.localpg import LocalCluster, bindir, wal2json_installed
+from pipeline.localpg import LocalCluster, bindir, server_settings_known, wal2json_installed
 from schemas.errors import ConfigurationError
 from schemas.tables import TableFilter
 from tests.harness import PgServer
@@ -466,3 +466,18 @@ def test_probe_gives_up_on_a_long_transaction(
     assert check.status is Status.WARN
     assert "waited over 0.5 s for open transactions" in check.message
     assert check.fix is not None and "pg_stat_activity" in check.fix
+
+
+def test_wal2json_not_in_output_plugin_libraries_fails() -> None:
+    """Security releases of some builds accept only the plugins output_plugin_libraries lists."""
+    if "output_plugin_libraries" not in server_settings_known():
+        pytest.skip("this server build has no output_plugin_libraries setting")
+    settings = {"output_plugin_libraries": "'pgoutput, test_decoding'"}
+    with extra_cluster(settings) as cluster:
+        results = run_checks(cluster.dsn(), slot="pgcdc", table_filter=EVERYTHING)
+    found = result(results, "wal2json")
+    assert found.status is Status.FAIL
+    assert "not allowed" in found.message
+    assert found.fix is not None and "output_plugin_libraries" in found.fix
+    assert "wal2json" in found.fix
+    assert not capture_is_safe(results)
