@@ -287,26 +287,33 @@ def _check_wal2json(source: _Source) -> _Verdict:
                 "SELECT pg_catalog.pg_create_logical_replication_slot(%s, 'wal2json', true)",
                 (probe,),
             )
-        except errors.UndefinedFile:
-            major = conn.info.server_version // 10000
-            return _fail(
-                "the wal2json output plugin is not installed on the server",
-                f"apt-get install postgresql-{major}-wal2json (or your platform's package), "
-                "then run the check again",
-            )
-        except errors.InsufficientPrivilege as exc:
-            if "output plugin" in (exc.diag.message_primary or ""):
-                return _plugin_not_allowed(source)
-            return _warn("not checked: the role may not use slots (see replication_privilege)")
-        except errors.ConfigurationLimitExceeded as exc:
-            return _warn(f"not checked: {exc.diag.message_primary}")
-        except errors.QueryCanceled:
-            return _warn(
-                f"not checked: creating a slot waited over {PROBE_TIMEOUT_MS / 1000:g} s for "
-                "open transactions to finish",
-                "find long-running transactions in pg_stat_activity; slot creation waits too",
-            )
+        except psycopg.Error as exc:
+            return _probe_failure(source, conn, exc)
         return _wal2json_version(conn, probe)
+
+
+def _probe_failure(source: _Source, conn: _Conn, exc: psycopg.Error) -> _Verdict:
+    """What a failed attempt to create a wal2json slot says about the plugin."""
+    if isinstance(exc, errors.UndefinedFile):
+        major = conn.info.server_version // 10000
+        return _fail(
+            "the wal2json output plugin is not installed on the server",
+            f"apt-get install postgresql-{major}-wal2json (or your platform's package), "
+            "then run the check again",
+        )
+    if isinstance(exc, errors.InsufficientPrivilege):
+        if "output plugin" in (exc.diag.message_primary or ""):
+            return _plugin_not_allowed(source)
+        return _warn("not checked: the role may not use slots (see replication_privilege)")
+    if isinstance(exc, errors.ConfigurationLimitExceeded):
+        return _warn(f"not checked: {exc.diag.message_primary}")
+    if isinstance(exc, errors.QueryCanceled):
+        return _warn(
+            f"not checked: creating a slot waited over {PROBE_TIMEOUT_MS / 1000:g} s for "
+            "open transactions to finish",
+            "find long-running transactions in pg_stat_activity; slot creation waits too",
+        )
+    raise exc
 
 
 def _plugin_not_allowed(source: _Source) -> _Verdict:
