@@ -15,27 +15,20 @@ from typing import Any
 import psycopg
 
 from cdc_reader.source import translate
+from cdc_reader.wal2json import PLUGIN_OPTIONS
 from schemas.lsn import Lsn
 from schemas.tables import TableName
 
 HEARTBEAT_PREFIX = "pgcdc-heartbeat"
 
-BASE_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("format-version", "2"),
-    ("include-xids", "1"),
-    ("include-timestamp", "1"),
-    ("include-lsn", "1"),
-    ("include-pk", "1"),
-    ("include-types", "1"),
-    ("include-type-oids", "1"),
-    ("include-typmod", "1"),
-    ("include-transaction", "1"),
-)
-
 
 def wal2json_escape(name: str) -> str:
-    """Escape ``,``, ``.``, ``*`` and ``\\`` the way wal2json's table lists expect."""
-    return "".join("\\" + ch if ch in ",.*\\" else ch for ch in name)
+    """Escape a name for wal2json's table lists: separators, wildcards, backslashes, spaces.
+
+    wal2json skips unescaped white space around list items, so a space inside a name needs
+    a backslash too.
+    """
+    return "".join("\\" + ch if ch in ",.*\\" or ch.isspace() else ch for ch in name)
 
 
 def plugin_options(tables: list[TableName], *, numeric_as_string: bool) -> list[str]:
@@ -44,7 +37,7 @@ def plugin_options(tables: list[TableName], *, numeric_as_string: bool) -> list[
     ``add-tables`` limits decoding output to the captured tables (listed explicitly, so a
     table created later is not captured by accident; the catalog is read again each run).
     """
-    options = list(BASE_OPTIONS)
+    options = list(PLUGIN_OPTIONS)
     if numeric_as_string:
         options.append(("numeric-data-types-as-string", "1"))
     if tables:

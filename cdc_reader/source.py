@@ -13,17 +13,8 @@ from collections.abc import Iterator
 import psycopg
 from psycopg import errors as pgerr
 
+from cdc_reader.wal2json import SESSION_SETTINGS
 from schemas.errors import PgcdcError, SourceError, TerminalError, TransientError
-
-# What the reading session needs for exact, parseable text: UTC timestamps, ISO dates,
-# shortest-exact floats, ISO-8601 intervals.
-SESSION_SETTINGS = {
-    "TimeZone": "UTC",
-    "DateStyle": "ISO, YMD",
-    "IntervalStyle": "iso_8601",
-    "extra_float_digits": "3",
-    "application_name": "pgcdc",
-}
 
 _TRANSIENT_CLASSES = ("08", "53", "57", "40")  # connection, resources, operator, rollback
 _HINTS = {
@@ -41,7 +32,7 @@ def translate(exc: psycopg.Error, doing: str) -> PgcdcError:
     if not sqlstate and isinstance(exc, pgerr.OperationalError) and "password" in text:
         sqlstate = "28P01"  # libpq reports failed authentication without a SQLSTATE
     hint = _HINTS.get(sqlstate)
-    if "output plugin" in text:
+    if "may not be used as an output plugin" in text:
         hint = "add wal2json to output_plugin_libraries and reload the server configuration"
     if hint is None and "wal_level" in text:
         hint = "set wal_level = logical and restart the server"
@@ -69,8 +60,10 @@ def connect(
     try:
         conn = psycopg.connect(dsn, autocommit=True)
         # SET rather than startup options: poolers (pgbouncer, RDS Proxy) refuse the latter
-        calls = ", ".join(["set_config(%s, %s, false)"] * len(SESSION_SETTINGS))
-        conn.execute(f"SELECT {calls}", [x for kv in SESSION_SETTINGS.items() for x in kv])
+        # the forms wal2json's values are printed in, which the decoder parses
+        settings = {**SESSION_SETTINGS, "application_name": "pgcdc"}
+        calls = ", ".join(["set_config(%s, %s, false)"] * len(settings))
+        conn.execute(f"SELECT {calls}", [x for kv in settings.items() for x in kv])
         conn.autocommit = autocommit
     except psycopg.Error as exc:
         raise translate(exc, doing) from None

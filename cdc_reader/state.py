@@ -39,7 +39,8 @@ class Intent(BaseModel):
     """A batch about to be written: its first and last commit LSN.
 
     Written before the batch's data so that, after a crash between the data and the position,
-    the replay cuts its first batch at ``last`` again and rewrites the same objects.
+    the replay cuts its first batch at ``last`` again, with the same bounds (which decide
+    where a large transaction is split into parts), and rewrites the same objects.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -48,7 +49,8 @@ class Intent(BaseModel):
     slot: str
     first: Lsn
     last: Lsn
-    tables: tuple[str, ...] = ()
+    max_rows: int
+    max_bytes: int
 
 
 class StateStore(Protocol):

@@ -50,6 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
+    _add_common(p)
+    p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
+    p.add_argument("--flush-every", type=float, default=900.0, help="seconds (default 900)")
+    p.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds")
+    p.add_argument("--max-batch-rows", type=int, help="rows per batch (default 200,000)")
+    p.add_argument("--max-batch-bytes", type=int, help="wal2json bytes per batch (128 MiB)")
+    p.add_argument("--max-batch-seconds", type=float, help="seconds a batch stays open (60)")
+    p.add_argument("--no-create-slot", action="store_true", help="fail if the slot is missing")
+    p.set_defaults(func=cmd_capture)
+
     demo = sub.add_parser("demo", help="the local totesys demo database").add_subparsers(
         dest="demo_command", required=True, metavar="DEMO_COMMAND"
     )
@@ -113,6 +124,31 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     safe = capture_is_safe(results)
     print("capture is safe" if safe else "capture would be UNSAFE: fix the FAIL lines above")
     return EXIT_OK if safe else EXIT_FAILED
+
+
+def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:
+    """Capture once (default) or continuously (--follow)."""
+    from pipeline import service
+
+    options = service.capture_options(
+        settings,
+        time_budget=args.time_budget,
+        max_batch_rows=args.max_batch_rows,
+        max_batch_bytes=args.max_batch_bytes,
+        max_batch_seconds=args.max_batch_seconds,
+        create_slot=False if args.no_create_slot else None,
+    )
+    if args.follow:
+        service.capture_follow(
+            settings,
+            options,
+            flush_every=args.flush_every,
+            on_result=lambda r: _say(r.describe()),
+        )
+        return EXIT_OK
+    result = service.capture_once(settings, options)
+    print(result.describe())
+    return EXIT_OK
 
 
 def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:

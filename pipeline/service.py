@@ -1,0 +1,105 @@
+"""Service functions: what the CLI and the Lambda handlers call, one per job."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+import tenacity
+
+from cdc_reader.capture import CaptureOptions, CaptureResult, Progress, drain
+from pipeline import config
+from schemas.errors import TransientError
+from schemas.settings import Settings
+from storage import Store, open_store
+
+log = logging.getLogger("pgcdc")
+
+
+def raw_store(settings: Settings) -> Store:
+    """The raw change store the settings name."""
+    return open_store(
+        settings.raw_uri, endpoint_url=settings.s3_endpoint_url, region=settings.aws_region
+    )
+
+
+def capture_options(settings: Settings, **overrides: Any) -> CaptureOptions:
+    """Capture options from settings, with flags overriding (None values ignored)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    base = CaptureOptions(slot=settings.slot, table_filter=config.table_filter(settings))
+    return dataclasses.replace(base, **given)
+
+
+def capture_once(
+    settings: Settings,
+    options: CaptureOptions,
+    progress: Progress | None = None,
+    *,
+    attempts: int = 5,
+) -> CaptureResult:
+    """Drain the slot once (what the scheduled function runs).
+
+    Transient failures (connection loss, throttling) are retried with exponential backoff,
+    capped at 30 s between tries; every retry reconciles and rewrites the same objects.
+    """
+    dsn, raw = config.source_dsn(settings), raw_store(settings)
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientError),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=1, max=30),
+        before_sleep=lambda state: log.warning(
+            "capture attempt %d failed, retrying: %s",
+            state.attempt_number,
+            state.outcome.exception() if state.outcome else "?",
+        ),
+        reraise=True,
+    )
+    return retrying(drain, dsn, raw, options, progress=progress)
+
+
+def capture_follow(
+    settings: Settings,
+    options: CaptureOptions,
+    *,
+    flush_every: float,
+    stop: threading.Event | None = None,
+    on_result: Callable[[CaptureResult], None] | None = None,
+) -> int:
+    """Drain, sleep until the next flush, repeat, until stopped (SIGINT/SIGTERM or ``stop``).
+
+    Draining each time keeps decoding proportional to new changes. Transient errors are
+    logged and retried at the next flush. Returns the number of drains.
+    """
+    stop = stop or _stop_on_signals()
+    dsn, raw = config.source_dsn(settings), raw_store(settings)
+    drains = 0
+    while not stop.is_set():
+        began = time.monotonic()
+        try:
+            result = drain(dsn, raw, options)
+            drains += 1
+            if on_result:
+                on_result(result)
+        except TransientError as exc:
+            log.warning("capture failed, retrying at the next flush: %s", exc)
+        stop.wait(max(0.0, flush_every - (time.monotonic() - began)))
+    return drains
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping after the current drain", extra={"signal": signum})
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+    return stop

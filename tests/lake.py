@@ -1,0 +1,50 @@
+"""Reading the raw store back in tests: every change of a table, and its current state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import layout
+from schemas.tables import TableName
+from storage import Store
+from transformer.current_state import META, current_state_sql
+
+
+def change_files(raw: Store, table: TableName) -> list[str]:
+    """Keys of a table's change and snapshot files."""
+    return [k for k in raw.list_keys(layout.table_prefix(table)) if k.endswith(".parquet")]
+
+
+def changes(raw: Store, table: TableName) -> pa.Table | None:
+    """All of a table's changes, or None when it has none."""
+    tables = [raw.read_parquet(k) for k in change_files(raw, table)]
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def reconstruct(raw: Store, table: TableName, key: list[str]) -> list[tuple[Any, ...]]:
+    """The table's current rows from the raw store alone, sorted."""
+    data = changes(raw, table)
+    if data is None:
+        return []
+    columns = [c for c in data.column_names if c not in META]
+    con = duckdb.connect()
+    con.register("changes", data)
+    rows = con.execute(current_state_sql("changes", columns, key)).fetchall()
+    return sorted(rows, key=repr)
+
+
+def source_rows(conn: Any, table: TableName) -> list[tuple[Any, ...]]:
+    """``SELECT *`` of the source table, sorted like :func:`reconstruct`."""
+    rows = conn.execute(f"SELECT * FROM {table.sql}").fetchall()
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
+def parquet_schema(raw: Store, key: str) -> pa.Schema:
+    """The Parquet schema of one object."""
+    return pq.read_schema(raw.path(key), filesystem=raw.filesystem)
