@@ -50,8 +50,8 @@ class CaptureOptions:
 
     slot: str
     table_filter: TableFilter = field(default_factory=TableFilter)
-    max_batch_rows: int = 200_000
-    max_batch_bytes: int = 128 * 1024 * 1024
+    max_batch_rows: int = 100_000
+    max_batch_bytes: int = 64 * 1024 * 1024
     max_batch_seconds: float = 60.0
     fetch_size: int = 10_000
     time_budget: float | None = None
@@ -208,6 +208,7 @@ class _Run:
         self.first: Lsn | None = None  # commit LSN of the batch's first transaction with rows
         self.current: Begin | None = None
         self.last_commit: Lsn | None = None
+        self.txn_start = (0, 0)  # decoder rows and bytes when the open transaction began
         self.part: int | None = None  # part number once the batch spans several flushes
         self.opened = 0.0
 
@@ -226,6 +227,7 @@ class _Run:
                 self._after_row()
             elif isinstance(event, Begin):
                 self.current = event
+                self.txn_start = (self.decoder.rows, self.decoder.nbytes)
             elif isinstance(event, Commit):
                 self.current = None
                 self.last_commit = event.commit_lsn
@@ -262,9 +264,15 @@ class _Run:
         if self.first is None and self.current is not None:
             self.first = self.current.commit_lsn
             self.opened = time.monotonic()
-        if self.decoder.rows >= self.max_rows or self.decoder.nbytes >= self.max_bytes:
+        # a transaction larger than a batch by itself streams through in parts
+        rows, nbytes = self.txn_start
+        if (
+            self.decoder.rows - rows >= self.max_rows
+            or self.decoder.nbytes - nbytes >= self.max_bytes
+        ):
             assert self.current is not None
             self.flush(self.current.commit_lsn, final=False)
+            self.txn_start = (0, 0)
 
     def _close_now(self, commit: Commit) -> bool:
         if self.part is not None:
