@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from cdc_reader import faults, reader, slot
 from cdc_reader.catalog import load_specs, require_identity
+from cdc_reader.dropped import dropped_tables
 from cdc_reader.source import connect, translate
 from cdc_reader.state import Intent, Position, StateStore, StoreStateStore
 from cdc_reader.tablebatch import TableBatch
@@ -108,20 +109,23 @@ def drain(
     state = state or StoreStateStore(raw)
     started = time.monotonic()
     with connect(dsn) as ctl, connect(dsn, doing="reading changes") as conn:
-        position = _prepare(ctl, state, options)
+        stored, position = _prepare(ctl, state, options)
         result = CaptureResult(options.slot, start=position, position=position)
         target = reader.emit_heartbeat(ctl, options.slot) if options.heartbeat else None
         upto = reader.current_wal_lsn(ctl)
         # after `upto`: every table changed before it is in the catalog we read now
         specs = load_specs(ctl, options.table_filter)
         require_identity(specs)
+        previously = stored.tables if stored else ()
+        gone = dropped_tables(raw, previously, specs, options.table_filter)
         intent = state.pending_intent(options.slot, position)
         run = _Run(
             raw=raw,
             state=state,
             ctl=ctl,
             options=options,
-            specs=specs,
+            specs={**specs, **gone},
+            captured=tuple((t.schema, t.name) for t in sorted({*specs, *gone})),
             result=result,
             intent=intent,
             progress=progress,
@@ -129,16 +133,25 @@ def drain(
         stream = reader.peek_rows(
             conn,
             options.slot,
-            reader.plugin_options(sorted(specs), numeric_as_string=False),
+            reader.plugin_options(sorted({*specs, *gone}), numeric_as_string=False),
             upto=upto,
             fetch_size=options.fetch_size,
         )
         finished = run.consume(stream, started)
         if finished and target is not None:
+            # the dropped tables' last changes are stored: later runs need not look for them
+            run.captured = tuple((t.schema, t.name) for t in sorted(specs))
             run.acknowledge(max(target, result.position or target))
         if not finished:
             result.remaining_bytes = max(0, upto - (result.position or upto))
     result.seconds = time.monotonic() - started
+    if gone and finished:
+        names = ", ".join(str(t) for t in sorted(gone))
+        raise SourceError(
+            f"captured table(s) {names} no longer exist in the source: every change committed "
+            f"before the drop is in the raw store (slot at {result.position}); they are no "
+            "longer captured"
+        )
     log.info(
         result.describe(),
         extra={
@@ -154,8 +167,8 @@ def drain(
 
 def _prepare(
     ctl: psycopg.Connection[Any], state: StateStore, options: CaptureOptions
-) -> Lsn | None:
-    """Make the slot and the stored position agree; return the position to start from."""
+) -> tuple[Position | None, Lsn | None]:
+    """Make the slot and the stored position agree; return the record and where to start."""
     info = slot.inspect_slot(ctl, options.slot)
     if info is None:
         if not options.create_slot:
@@ -171,7 +184,7 @@ def _prepare(
     position = state.latest_position(options.slot)
     confirmed = info.confirmed_flush
     if position is None:
-        return confirmed
+        return None, confirmed
     if confirmed is not None and confirmed > position.lsn:
         raise SourceError(
             f"slot {options.slot} is at {confirmed} but the raw store only holds changes up "
@@ -181,7 +194,7 @@ def _prepare(
     if confirmed is None or confirmed < position.lsn:
         slot.advance_slot(ctl, options.slot, position.lsn)
         log.info("advanced slot to the stored position", extra={"lsn": str(position.lsn)})
-    return position.lsn
+    return position, position.lsn
 
 
 class _Run:
@@ -195,12 +208,14 @@ class _Run:
         ctl: psycopg.Connection[Any],
         options: CaptureOptions,
         specs: dict[TableName, TableSpec],
+        captured: tuple[tuple[str, str], ...],
         result: CaptureResult,
         intent: Intent | None,
         progress: Progress | None,
     ) -> None:
         self.raw, self.state, self.ctl, self.options = raw, state, ctl, options
         self.specs, self.result, self.progress = specs, result, progress
+        self.captured = captured
         self.decoder = ColumnarDecoder(self._spec)
         self.forced_cut = intent.last if intent else None
         self.max_rows = intent.max_rows if intent else options.max_batch_rows
@@ -356,6 +371,7 @@ class _Run:
                 written_at=dt.datetime.now(dt.UTC),
                 batches=self.result.batches,
                 rows=self.result.rows,
+                tables=self.captured,
             )
         )
         faults.checkpoint("after_position")

@@ -33,6 +33,8 @@ class Position(BaseModel):
     written_at: dt.datetime
     batches: int = 0
     rows: int = 0
+    tables: tuple[tuple[str, str], ...] = ()
+    """The (schema, table) pairs captured when the record was written."""
 
 
 class Intent(BaseModel):

@@ -50,6 +50,8 @@ from schemas.tablespec import ColumnSpec, TableSpec
 
 MAX_DECIMAL128_PRECISION = 38
 SOURCE_TYPES_KEY = b"pgcdc.source_types"
+SOURCE_KEY_KEY = b"pgcdc.source_key"
+"""Parquet metadata key of the JSON list of the columns that identify a row."""
 """Parquet key-value metadata key: JSON object of column name -> Postgres type text."""
 FIELD_TYPE_KEY = b"pg_type"
 """Arrow field metadata key holding the column's Postgres type text."""
@@ -241,4 +243,7 @@ def source_types_metadata(spec: TableSpec) -> dict[bytes, bytes]:
     under :data:`SOURCE_TYPES_KEY` as a JSON object of column name -> type text.
     """
     types = {c.name: c.pg_type for c in spec.columns}
-    return {SOURCE_TYPES_KEY: json.dumps(types, ensure_ascii=False).encode()}
+    return {
+        SOURCE_TYPES_KEY: json.dumps(types, ensure_ascii=False).encode(),
+        SOURCE_KEY_KEY: json.dumps(list(spec.key), ensure_ascii=False).encode(),
+    }

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
-from pipeline.localpg import LocalCluster, free_port, wal2json_installed
+from pipeline.localpg import LocalCluster, bindir, free_port, wal2json_installed
+from schemas.errors import ConfigurationError
 
 WAL2JSON_HINT = (
     "wal2json is not available to the test PostgreSQL server: install it with "
@@ -177,3 +179,22 @@ def moto_server() -> Iterator[S3Server]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def extra_cluster(settings: dict[str, str]) -> Iterator[LocalCluster]:
+    """A throwaway cluster with ``settings``; skips when no local server binaries exist."""
+    try:
+        bindir()
+    except ConfigurationError as exc:
+        pytest.skip(f"cannot start a cluster of our own: {exc}")
+    if not wal2json_installed():
+        pytest.skip("cannot start a cluster of our own: wal2json is not installed locally")
+    parent = Path(tempfile.mkdtemp(prefix="pgcdc-cluster-"))
+    parent.chmod(0o711)
+    cluster = LocalCluster(parent / "pg", settings=settings)
+    try:
+        yield cluster.ensure_running()
+    finally:
+        cluster.stop()
+        shutil.rmtree(parent)

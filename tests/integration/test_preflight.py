@@ -7,14 +7,10 @@ for its own reason only.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import LiteralString
 
 import psycopg
@@ -24,10 +20,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader import preflight
 from cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
-from pipeline.localpg import LocalCluster, bindir, server_settings_known, wal2json_installed
-from schemas.errors import ConfigurationError
+from pipeline.localpg import LocalCluster, server_settings_known
 from schemas.tables import TableFilter
-from tests.harness import PgServer
+from tests.harness import PgServer, extra_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -47,25 +42,6 @@ def with_credentials(dsn: str, user: str, password: str) -> str:
     info = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     info.update(user=user, password=password)
     return make_conninfo(**info)
-
-
-@contextlib.contextmanager
-def extra_cluster(settings: dict[str, str]) -> Iterator[LocalCluster]:
-    """A throwaway cluster with ``settings``; skips when no local server binaries exist."""
-    try:
-        bindir()
-    except ConfigurationError as exc:
-        pytest.skip(f"cannot start a cluster of our own: {exc}")
-    if not wal2json_installed():
-        pytest.skip("cannot start a cluster of our own: wal2json is not installed locally")
-    parent = Path(tempfile.mkdtemp(prefix="pgcdc-preflight-"))
-    parent.chmod(0o711)
-    cluster = LocalCluster(parent / "pg", settings=settings)
-    try:
-        yield cluster.ensure_running()
-    finally:
-        cluster.stop()
-        shutil.rmtree(parent)
 
 
 @pytest.fixture(scope="module")

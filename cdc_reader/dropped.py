@@ -1,0 +1,57 @@
+"""Tables that disappeared from the source while they were captured.
+
+A table dropped after its last capture may still have changes in the slot, committed before
+the drop: wal2json decodes them with the catalog of their time. The table's spec then comes
+from what the raw store last recorded of it, so those changes are captured too.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from schemas import layout
+from schemas.pgtypes import SOURCE_KEY_KEY, SOURCE_TYPES_KEY
+from schemas.tables import TableFilter, TableName
+from schemas.tablespec import ColumnSpec, TableSpec
+from storage import Store
+
+
+def spec_from_raw(raw: Store, table: TableName) -> TableSpec | None:
+    """The table's spec as its newest raw file records it (None without files)."""
+    keys = [k for k in raw.list_keys(layout.table_prefix(table)) if k.endswith(".parquet")]
+    if not keys:
+        return None
+    newest = max(keys, key=_lsn_of)
+    metadata = pq.read_schema(raw.path(newest), filesystem=raw.filesystem).metadata or {}
+    if SOURCE_TYPES_KEY not in metadata:
+        return None
+    types: dict[str, str] = json.loads(metadata[SOURCE_TYPES_KEY])
+    key: list[str] = json.loads(metadata.get(SOURCE_KEY_KEY, b"[]"))
+    return TableSpec(table, tuple(ColumnSpec(n, t) for n, t in types.items()), tuple(key))
+
+
+def _lsn_of(key: str) -> str:
+    """The LSN (16 hex digits) an object's name carries: its batch's last or its snapshot's."""
+    if "/snapshot=" in key:
+        return key.split("/snapshot=", 1)[1][:16]
+    return key.rsplit("/", 1)[-1].split("_", 1)[1][:16]
+
+
+def dropped_tables(
+    raw: Store,
+    previously: tuple[tuple[str, str], ...],
+    current: dict[TableName, TableSpec],
+    table_filter: TableFilter,
+) -> dict[TableName, TableSpec]:
+    """Specs of tables captured before that the catalog no longer has."""
+    gone: dict[TableName, TableSpec] = {}
+    for schema, name in previously:
+        table = TableName(schema, name)
+        if table in current or not table_filter.matches(table):
+            continue
+        spec = spec_from_raw(raw, table)
+        if spec is not None:
+            gone[table] = spec
+    return gone
