@@ -12,7 +12,7 @@ import json
 import pyarrow.parquet as pq
 
 from schemas import layout
-from schemas.pgtypes import SOURCE_KEY_KEY, SOURCE_TYPES_KEY
+from schemas.pgtypes import SOURCE_ARRAY_DIMS_KEY, SOURCE_KEY_KEY, SOURCE_TYPES_KEY
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import ColumnSpec, TableSpec
 from storage import Store
@@ -29,7 +29,9 @@ def spec_from_raw(raw: Store, table: TableName) -> TableSpec | None:
         return None
     types: dict[str, str] = json.loads(metadata[SOURCE_TYPES_KEY])
     key: list[str] = json.loads(metadata.get(SOURCE_KEY_KEY, b"[]"))
-    return TableSpec(table, tuple(ColumnSpec(n, t) for n, t in types.items()), tuple(key))
+    dims: dict[str, int] = json.loads(metadata.get(SOURCE_ARRAY_DIMS_KEY, b"{}"))
+    columns = tuple(ColumnSpec(n, t, dims.get(n, 0)) for n, t in types.items())
+    return TableSpec(table, columns, tuple(key))
 
 
 def _lsn_of(key: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pipeline import config, logs
@@ -146,9 +147,32 @@ def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:
             on_result=lambda r: _say(r.describe()),
         )
         return EXIT_OK
-    result = service.capture_once(settings, options)
+    with _capture_progress() as progress:
+        result = service.capture_once(settings, options, progress=progress)
     print(result.describe())
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _capture_progress() -> Iterator[Callable[[Any], None] | None]:
+    """A rich progress line (rows, files, rate) on a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("capturing")
+
+        def update(result: Any) -> None:
+            bar.update(
+                task,
+                description=f"captured {result.rows:,} changes in {result.files} files "
+                f"({result.bytes_written / 1e6:.1f} MB)",
+            )
+
+        yield update
 
 
 def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:

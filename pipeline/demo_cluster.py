@@ -47,27 +47,33 @@ def demo_tables_exist(dsn: str) -> bool:
 def run_demo(
     settings: Settings, *, scale: float, duration: float, rate: float, say: Callable[[str], None]
 ) -> int:
-    """``make demo``: start, seed (once), preflight, run a workload, report. Returns exit code."""
+    """``make demo``: start, seed (once), preflight, capture, workload, capture, report."""
     from cdc_reader.preflight import Status, capture_is_safe, run_checks
+    from pipeline import service
     from pipeline.demo import init_demo, run_workload
 
     started = time.monotonic()
     cluster = up(settings)
-    say(f"1/4 PostgreSQL with wal2json running in {cluster.directory} (127.0.0.1:{cluster.port})")
+    say(f"1/6 PostgreSQL with wal2json running in {cluster.directory} (127.0.0.1:{cluster.port})")
     dsn = config.source_dsn(settings)
     if demo_tables_exist(dsn):
-        say(f"2/4 demo database {DEMO_DATABASE!r} already seeded: keeping it")
+        say(f"2/6 demo database {DEMO_DATABASE!r} already seeded: keeping it")
     else:
-        say(f"2/4 creating and seeding {DEMO_DATABASE!r} at scale {scale}")
+        say(f"2/6 creating and seeding {DEMO_DATABASE!r} at scale {scale}")
         say("    " + init_demo(dsn, scale=scale, progress=say).describe())
     results = run_checks(dsn, slot=settings.slot, table_filter=config.table_filter(settings))
-    say("3/4 preflight: " + ", ".join(f"{r.name}={r.status.value}" for r in results))
+    say("3/6 preflight: " + ", ".join(f"{r.name}={r.status.value}" for r in results))
     for r in results:
         if r.status is Status.FAIL:
             say(f"    FAIL {r.name}: {r.message}")
     if not capture_is_safe(results):
         return 1
-    say(f"4/4 live workload: {rate:g} transactions/s for {duration:g} s")
+    options = service.capture_options(settings)
+    say(f"4/6 capture into {settings.raw_uri} (creates slot {settings.slot!r} on the first run)")
+    say("    " + service.capture_once(settings, options).describe())
+    say(f"5/6 live workload: {rate:g} transactions/s for {duration:g} s")
     say("    " + run_workload(dsn, rate=rate, duration=duration, progress=say).describe())
+    say("6/6 capture the workload's changes")
+    say("    " + service.capture_once(settings, options).describe())
     say(f"demo done in {time.monotonic() - started:.1f} s; data under {settings.data_dir}/")
     return 0

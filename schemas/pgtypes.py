@@ -52,6 +52,8 @@ MAX_DECIMAL128_PRECISION = 38
 SOURCE_TYPES_KEY = b"pgcdc.source_types"
 SOURCE_KEY_KEY = b"pgcdc.source_key"
 """Parquet metadata key of the JSON list of the columns that identify a row."""
+SOURCE_ARRAY_DIMS_KEY = b"pgcdc.source_array_dims"
+"""Parquet metadata key of the JSON object of multi-dimensional array columns -> dims."""
 """Parquet key-value metadata key: JSON object of column name -> Postgres type text."""
 FIELD_TYPE_KEY = b"pg_type"
 """Arrow field metadata key holding the column's Postgres type text."""
@@ -243,7 +245,9 @@ def source_types_metadata(spec: TableSpec) -> dict[bytes, bytes]:
     under :data:`SOURCE_TYPES_KEY` as a JSON object of column name -> type text.
     """
     types = {c.name: c.pg_type for c in spec.columns}
+    dims = {c.name: c.array_dims for c in spec.columns if c.array_dims > 1}
     return {
         SOURCE_TYPES_KEY: json.dumps(types, ensure_ascii=False).encode(),
         SOURCE_KEY_KEY: json.dumps(list(spec.key), ensure_ascii=False).encode(),
+        SOURCE_ARRAY_DIMS_KEY: json.dumps(dims, ensure_ascii=False).encode(),
     }

@@ -34,6 +34,7 @@ def _pgcdc(*args: str) -> list[str]:
 def test_demo_run_end_to_end(data_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PGCDC_")}
     env["PGCDC_DATA_DIR"] = str(data_dir)
+    env["PGCDC_RAW_URI"] = str(data_dir / "raw")
     run = subprocess.run(
         _pgcdc("demo", "run", "--scale", "0.05", "--duration", "3", "--rate", "20"),
         env=env,
@@ -44,7 +45,7 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
-    for step in ("1/4", "2/4", "3/4", "4/4", "demo done"):
+    for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6", "demo done"):
         assert step in out, out
     dsn = (data_dir / "pg" / "dsn").read_text().rsplit("/", 1)[0] + "/totesys"
     password = psycopg.conninfo.conninfo_to_dict(dsn)["password"]
@@ -52,6 +53,9 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM sales_order").fetchone()
         assert row is not None and row[0] > 0
+    # the workload's changes reached the raw store
+    assert "captured 0 changes" not in out.split("6/6", 1)[1], out
+    assert any((data_dir / "raw").glob("public.sales_order/date=*/hour=*/*.parquet"))
     # a second run keeps the seeded data and still completes
     again = subprocess.run(
         _pgcdc("demo", "run", "--duration", "1"),

@@ -18,12 +18,15 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
+from cdc_reader.capture import CaptureOptions, drain
+from cdc_reader.dropped import spec_from_raw
 from cdc_reader.tablebatch import NONFINITE_COLUMN
 from cdc_reader.wal2json import ColumnarDecoder
 from schemas.pgtext import parse_array
 from schemas.pgtypes import PgKind, PgType, column_type
-from schemas.tables import TableName
+from schemas.tables import TableFilter, TableName
 from schemas.tablespec import ColumnSpec, TableSpec
+from storage import open_store
 from tests.fixtures.record_wal2json import EVERY_TYPE_ROWS, SETUP, peek, session, table_spec
 
 pytestmark = pytest.mark.integration
@@ -52,6 +55,21 @@ def capture(pg_dsn: str, slot: str, tmp_path: Path) -> tuple[TableSpec, Path]:
     path = tmp_path / "every_type.parquet"
     pq.write_table(batch.data, path)
     return spec, path
+
+
+def capture_with_drain(pg_dsn: str, slot: str, tmp_path: Path) -> tuple[TableSpec, Path]:
+    """The same rows through the real capture: catalog specs, batching, the raw store."""
+    with session(pg_dsn) as conn:
+        conn.execute(SETUP)
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot,))
+        conn.execute(EVERY_TYPE_ROWS)
+    raw = open_store(str(tmp_path / "raw"))
+    drain(pg_dsn, raw, CaptureOptions(slot=slot, table_filter=TableFilter(("public.every_type",))))
+    table = TableName("public", "every_type")
+    [key] = [k for k in raw.list_keys(table.qualified) if k.endswith(".parquet")]
+    spec = spec_from_raw(raw, table)
+    assert spec is not None
+    return spec, Path(raw.path(key))
 
 
 def pg_text(column: str, pg: PgType) -> sql.Composable:
@@ -129,10 +147,12 @@ def known_loss(pg_value: Any, duck_value: Any, pg: PgType) -> bool:
     return scalar and pg_value in SPECIALS and duck_value is None
 
 
+@pytest.mark.parametrize("path_through", ["decoder", "capture"])
 def test_every_type_round_trips_through_parquet_and_duckdb(
-    pg_dsn: str, slot_name: str, tmp_path: Path
+    pg_dsn: str, slot_name: str, tmp_path: Path, path_through: str
 ) -> None:
-    spec, path = capture(pg_dsn, slot_name, tmp_path)
+    run = capture if path_through == "decoder" else capture_with_drain
+    spec, path = run(pg_dsn, slot_name, tmp_path)
     expected, got = postgres_values(pg_dsn, spec), duckdb_values(path, spec)
     flags = [dict(f or []) for f in pq.read_table(path).column(NONFINITE_COLUMN).to_pylist()]
     losses, mismatches = [], []
