@@ -133,7 +133,12 @@ def drain(
         stream = reader.peek_rows(
             conn,
             options.slot,
-            reader.plugin_options(sorted({*specs, *gone}), numeric_as_string=False),
+            reader.plugin_options(
+                sorted({*specs, *gone}),
+                numeric_as_string=reader.numeric_as_string_supported(
+                    ctl, options.slot, position or upto
+                ),
+            ),
             upto=upto,
             fetch_size=options.fetch_size,
         )

@@ -46,6 +46,25 @@ def plugin_options(tables: list[TableName], *, numeric_as_string: bool) -> list[
     return [x for pair in options for x in pair]
 
 
+def numeric_as_string_supported(conn: psycopg.Connection[Any], slot: str, at: Lsn) -> bool:
+    """Whether the server's wal2json (2.6 and later) accepts ``numeric-data-types-as-string``.
+
+    wal2json checks its options when decoding starts, so a peek that decodes nothing (up to
+    the slot's own position) is enough to ask.
+    """
+    try:
+        conn.execute(
+            "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, NULL, "
+            "'format-version', '2', 'numeric-data-types-as-string', '1')",
+            (slot, str(at)),
+        )
+    except psycopg.errors.InvalidParameterValue:
+        return False
+    except psycopg.Error as exc:
+        raise translate(exc, f"probing wal2json's options on slot {slot}") from None
+    return True
+
+
 def current_wal_lsn(conn: psycopg.Connection[Any]) -> Lsn:
     """The server's current WAL insert position."""
     row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()

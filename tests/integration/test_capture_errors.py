@@ -15,17 +15,22 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pipeline.localpg import LocalCluster, bindir
 from schemas.tables import TableName
-from storage import Store, open_store
+from storage import Store
 from tests.harness import extra_cluster
-from tests.integration.capture_support import assert_lake_equals_source, pgcdc, settings_env
+from tests.integration.capture_support import (
+    assert_lake_equals_source,
+    make_store,
+    pgcdc,
+    settings_env,
+)
 from tests.lake import reconstruct
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def raw(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "raw"))
+@pytest.fixture(params=["local", "s3"])
+def raw(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return make_store(request, tmp_path, request.param)
 
 
 def captured_once(dsn: str, raw: Store, slot: str) -> list[str]:

@@ -15,8 +15,8 @@ import pytest
 
 from cdc_reader.capture import CaptureOptions, drain
 from schemas.tables import TableFilter, TableName
-from storage import Store, open_store
-from tests.integration.capture_support import assert_lake_equals_source, settings_env
+from storage import Store
+from tests.integration.capture_support import assert_lake_equals_source, make_store, settings_env
 from tests.lake import reconstruct
 
 pytestmark = pytest.mark.integration
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.integration
 WAL_PER_ROUND = 8 * 1024 * 1024
 
 
-@pytest.fixture
-def raw(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "raw"))
+@pytest.fixture(params=["local", "s3"])
+def raw(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return make_store(request, tmp_path, request.param)
 
 
 def retained_wal(conn: psycopg.Connection[tuple[object, ...]], slot: str) -> int:
