@@ -7,7 +7,9 @@ PG_MAJOR ?= $(shell pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps demo demo-down test test-unit lint format clean
+.PHONY: help venv tools system-deps demo demo-down test test-unit lint format clean
+TOOLS ?= .venv-tools
+CHECKOV_VERSION ?= 3.3.30
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -19,6 +21,14 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 venv: $(BIN)/.installed ## create .venv with pgcdc and its test tools
+
+# checkov pins old boto3/packaging releases, so it lives in a virtualenv of its own
+$(TOOLS)/bin/checkov:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+
+tools: $(TOOLS)/bin/checkov ## a separate virtualenv with checkov (the infra scan test uses it)
 
 system-deps: ## install PostgreSQL server binaries and wal2json (apt, needs root)
 	@bindir=$$(pg_config --bindir 2>/dev/null); libdir=$$(pg_config --pkglibdir 2>/dev/null); \
@@ -38,8 +48,8 @@ demo: system-deps venv ## local Postgres + demo database + workload (+ the pipel
 demo-down: venv ## stop the demo's local Postgres
 	$(BIN)/pgcdc demo down
 
-test: system-deps venv ## run the whole test suite (real Postgres with wal2json, S3 emulator)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: system-deps venv tools ## the whole test suite (real Postgres + wal2json, S3 emulator, terraform)
+	PGCDC_CHECKOV=$(abspath $(TOOLS))/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no services)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)

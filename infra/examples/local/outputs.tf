@@ -1,0 +1,4 @@
+output "pgcdc" {
+  description = "Every output of the pgcdc module."
+  value       = module.pgcdc
+}

@@ -1,0 +1,11 @@
+terraform {
+  # 1.7 brings mock providers to `terraform test`, which tests/ relies on.
+  required_version = ">= 1.7"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.40, < 6.0"
+    }
+  }
+}
