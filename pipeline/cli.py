@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("snapshot", help="bootstrap: create the slot and copy every table as of it")
+    _add_common(p)
+    p.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        help="re-snapshot this schema.table while capture runs (repeatable)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="parallel copy connections")
+    p.add_argument("--chunk-pages", type=int, default=4096, help="8 kB heap pages per chunk")
+    p.set_defaults(func=cmd_snapshot)
+
     p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
@@ -125,6 +137,43 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     safe = capture_is_safe(results)
     print("capture is safe" if safe else "capture would be UNSAFE: fix the FAIL lines above")
     return EXIT_OK if safe else EXIT_FAILED
+
+
+def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy the tables as of the slot's consistent point into the raw store."""
+    from pipeline import service
+
+    with _snapshot_progress() as progress:
+        result = service.take_snapshot(
+            settings,
+            tables=tuple(args.table),
+            workers=args.workers,
+            chunk_pages=args.chunk_pages,
+            progress=progress,
+        )
+    print(result.describe())
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _snapshot_progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """One rich progress line per table (rows, MB) on a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), TransferSpeedColumn(), TimeElapsedColumn()
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(table: str, rows: int, size: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=None)
+            bar.update(tasks[table], advance=size, description=f"{table}: {rows:,} rows")
+
+        yield update
 
 
 def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,9 +14,12 @@ from typing import Any
 import tenacity
 
 from cdc_reader.capture import CaptureOptions, CaptureResult, Progress, drain
+from cdc_reader.snapshot import Progress as SnapshotProgress
+from cdc_reader.snapshot import SnapshotOptions, SnapshotResult, snapshot
 from pipeline import config
 from schemas.errors import TransientError
 from schemas.settings import Settings
+from schemas.tables import TableName
 from storage import Store, open_store
 
 log = logging.getLogger("pgcdc")
@@ -90,6 +93,25 @@ def capture_follow(
             log.warning("capture failed, retrying at the next flush: %s", exc)
         stop.wait(max(0.0, flush_every - (time.monotonic() - began)))
     return drains
+
+
+def take_snapshot(
+    settings: Settings,
+    *,
+    tables: tuple[str, ...] = (),
+    workers: int = 2,
+    chunk_pages: int = 4096,
+    progress: SnapshotProgress | None = None,
+) -> SnapshotResult:
+    """Bootstrap the raw store from the slot's starting point, or re-snapshot ``tables``."""
+    options = SnapshotOptions(
+        slot=settings.slot,
+        table_filter=config.table_filter(settings),
+        tables=tuple(TableName.parse(t) for t in tables),
+        workers=workers,
+        chunk_pages=chunk_pages,
+    )
+    return snapshot(config.source_dsn(settings), raw_store(settings), options, progress=progress)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -45,6 +45,13 @@ def snapshot_file_key(table: TableName, snapshot_lsn: Lsn, part: int) -> str:
     return f"{table_prefix(table)}/snapshot={snapshot_lsn.hex16()}/part-{part:05d}.parquet"
 
 
+def snapshot_chunk_key(slot: str, lsn: Lsn, table: TableName, part: int) -> str:
+    """Key of the record saying one chunk of a snapshot is durable (progress, monitoring)."""
+    return (
+        f"{STATE_PREFIX}/snapshot/{slot}/{lsn.hex16()}/{table_prefix(table)}/part-{part:05d}.json"
+    )
+
+
 def capture_state_prefix(slot: str) -> str:
     """Folder of a slot's position records and batch intents."""
     return f"{STATE_PREFIX}/capture/{slot}"
@@ -61,3 +68,17 @@ def intent_key(slot: str, first: Lsn, last: Lsn) -> str:
         f"{capture_state_prefix(slot)}/{int(last) >> 32:08X}/"
         f"{last.hex16()}.{first.hex16()}.intent.json"
     )
+
+
+SNAPSHOT_MANIFEST = "_manifest.json"
+
+
+def readable_objects(keys: list[str]) -> list[str]:
+    """The Parquet objects a reader should use: change files, and snapshot parts only of
+    snapshots whose manifest (written last) exists; an unfinished snapshot is left out."""
+    complete = {k.rsplit("/", 1)[0] for k in keys if k.endswith("/" + SNAPSHOT_MANIFEST)}
+    return [
+        k
+        for k in keys
+        if k.endswith(".parquet") and ("/snapshot=" not in k or k.rsplit("/", 1)[0] in complete)
+    ]

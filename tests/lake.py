@@ -15,8 +15,8 @@ from transformer.current_state import META, current_state_sql
 
 
 def change_files(raw: Store, table: TableName) -> list[str]:
-    """Keys of a table's change and snapshot files."""
-    return [k for k in raw.list_keys(layout.table_prefix(table)) if k.endswith(".parquet")]
+    """Keys of a table's change files and complete snapshots' parts."""
+    return layout.readable_objects(raw.list_keys(layout.table_prefix(table)))
 
 
 def changes(raw: Store, table: TableName) -> pa.Table | None:

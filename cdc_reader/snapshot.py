@@ -1,0 +1,494 @@
+"""Snapshot bootstrap: copy the tables exactly as of the slot's starting point.
+
+The slot is created over a replication connection with
+``CREATE_REPLICATION_SLOT … LOGICAL wal2json (SNAPSHOT 'export')``; while that connection
+stays open, worker connections import the exported snapshot (``SET TRANSACTION SNAPSHOT`` in
+REPEATABLE READ) and see exactly the data committed before the slot's consistent point, so
+the stream starts where the copy ends: nothing lost, nothing doubled.
+
+Tables are copied in chunks of heap pages (``ctid`` ranges, a TID range scan) by parallel
+workers, with ``COPY … TO STDOUT (FORMAT csv)`` parsed by pyarrow's CSV reader. Every row is
+written as a change with ``_op = 'r'`` and ``_lsn`` = the consistent point under
+``<table>/snapshot=<lsn>/part-NNNNN.parquet``; a manifest written last
+(``snapshot=<lsn>/_manifest.json``) marks the table's snapshot complete, and readers ignore a
+snapshot folder without one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from cdc_reader import faults, slot
+from cdc_reader.catalog import load_specs, require_identity
+from cdc_reader.source import connect, translate
+from cdc_reader.state import Position, StoreStateStore
+from cdc_reader.tablebatch import NONFINITE_COLUMN
+from schemas import layout
+from schemas.errors import SourceError, TransientError
+from schemas.lsn import Lsn
+from schemas.pgtypes import PgKind, arrow_field, column_type, source_types_metadata
+from schemas.pgvalues import to_arrow
+from schemas.tables import TableFilter, TableName
+from schemas.tablespec import TableSpec
+from storage import Store
+
+log = logging.getLogger("pgcdc.snapshot")
+
+MANIFEST = layout.SNAPSHOT_MANIFEST
+# kinds pyarrow's CSV reader converts exactly from Postgres' text output
+_CSV_KINDS = {
+    PgKind.BOOL,
+    PgKind.INT2,
+    PgKind.INT4,
+    PgKind.INT8,
+    PgKind.FLOAT8,
+    PgKind.DECIMAL,
+    PgKind.TEXT,
+    PgKind.DATE,
+    PgKind.TIMESTAMP,
+    PgKind.TIMESTAMPTZ,
+}
+_COMMIT_TS = pa.timestamp("us", tz="UTC")
+
+Progress = Callable[[str, int, int], None]  # table, rows copied, bytes written
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """What to copy and how."""
+
+    slot: str
+    table_filter: TableFilter = field(default_factory=TableFilter)
+    tables: tuple[TableName, ...] = ()
+    workers: int = 2
+    chunk_pages: int = 4096  # 32 MB of 8 kB heap pages per chunk
+
+
+@dataclass
+class SnapshotResult:
+    """What one snapshot did."""
+
+    lsn: Lsn
+    rows: dict[str, int] = field(default_factory=dict)
+    bytes_written: int = 0
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        """One line for people."""
+        total = sum(self.rows.values())
+        rate = total / self.seconds if self.seconds else 0.0
+        return (
+            f"snapshot at {self.lsn}: {total:,} rows of {len(self.rows)} tables, "
+            f"{self.bytes_written / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
+        )
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    spec: TableSpec
+    part: int
+    first_page: int
+    last_page: int | None  # None: to the end of the table
+
+
+def snapshot(
+    dsn: str, raw: Store, options: SnapshotOptions, *, progress: Progress | None = None
+) -> SnapshotResult:
+    """Create the slot with an exported snapshot and copy every captured table as of it.
+
+    With ``options.tables``, re-snapshot only those tables through a temporary slot while
+    the main slot (and a running capture) carries on.
+    """
+    started = time.monotonic()
+    resnapshot = bool(options.tables)
+    state = StoreStateStore(raw)
+    finished = lambda name: state.latest_position(name) is not None  # noqa: E731
+    with _exported(dsn, options.slot, temporary=resnapshot, finished=finished) as (
+        lsn,
+        snapshot_name,
+    ):
+        specs = _specs(dsn, snapshot_name, options)
+        result = SnapshotResult(lsn)
+        chunks = _plan(dsn, snapshot_name, specs, options.chunk_pages)
+        taken_at = dt.datetime.now(dt.UTC)
+        copier = _Copier(
+            dsn=dsn,
+            raw=raw,
+            slot_name=options.slot,
+            snapshot_name=snapshot_name,
+            lsn=lsn,
+            taken_at=taken_at,
+            result=result,
+            progress=progress,
+        )
+        copier.run(chunks, options.workers)
+        for spec in specs.values():
+            _write_manifest(raw, spec, lsn, copier.parts_of(spec.table), result)
+    if not resnapshot:
+        state.save_position(
+            Position(
+                slot=options.slot,
+                lsn=lsn,
+                written_at=dt.datetime.now(dt.UTC),
+                tables=tuple((t.schema, t.name) for t in sorted(specs)),
+            )
+        )
+    result.seconds = time.monotonic() - started
+    log.info(result.describe(), extra={"slot": options.slot, "lsn": str(lsn)})
+    return result
+
+
+class _exported:  # noqa: N801 - used as a context manager, like contextlib's helpers
+    """A replication connection holding a new slot's exported snapshot open."""
+
+    def __init__(
+        self, dsn: str, slot_name: str, *, temporary: bool, finished: Callable[[str], bool]
+    ) -> None:
+        self.dsn, self.slot, self.temporary = dsn, slot_name, temporary
+        self.finished = finished
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> tuple[Lsn, str]:
+        name = self.slot + (f"_resnap_{int(time.time() * 1000)}" if self.temporary else "")
+        if not self.temporary:
+            self._clear_unfinished(name)
+        try:
+            self.conn = psycopg.connect(self.dsn, replication="database", autocommit=True)
+        except psycopg.Error as exc:
+            raise translate(exc, "opening a replication connection") from None
+        kind = "TEMPORARY LOGICAL" if self.temporary else "LOGICAL"
+        command = f"CREATE_REPLICATION_SLOT {name} {kind} wal2json (SNAPSHOT 'export')"
+        res = self.conn.pgconn.exec_(command.encode())
+        if res.status != psycopg.pq.ExecStatus.TUPLES_OK:
+            message = (res.error_message or b"").decode(errors="replace").strip()
+            self.conn.close()
+            raise SourceError(f"creating slot {name} with an exported snapshot: {message}")
+        values = [(res.get_value(0, i) or b"").decode() for i in range(3)]
+        log.info("slot created", extra={"slot": name, "lsn": values[1], "snapshot": values[2]})
+        return Lsn.parse(values[1]), values[2]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def _clear_unfinished(self, name: str) -> None:
+        """Refuse a finished bootstrap; drop the slot of one that never finished.
+
+        An exported snapshot dies with the connection that exported it, so a bootstrap
+        interrupted by the end of its process cannot be resumed: it starts over with a new
+        slot and snapshot, and its unfinished parts (no manifest) are never read.
+        """
+        with connect(self.dsn) as ctl:
+            existing = slot.inspect_slot(ctl, name)
+            if existing is None:
+                return
+            if self.finished(name):
+                raise SourceError(
+                    f"slot {name} exists already and the raw store holds its bootstrap: "
+                    "re-snapshot tables with `pgcdc snapshot --table`, or drop the slot to "
+                    "start over"
+                )
+            log.warning(
+                "an earlier snapshot did not finish and its exported snapshot has expired: "
+                "dropping its slot and starting over with a new one",
+                extra={"slot": name},
+            )
+            slot.drop_slot(ctl, name)
+
+
+def _in_snapshot(conn: psycopg.Connection[Any], snapshot_name: str) -> None:
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_name)))
+    except psycopg.Error as exc:
+        raise SourceError(
+            f"cannot import snapshot {snapshot_name} (it expires when the connection that "
+            f"exported it closes): {exc}"
+        ) from None
+
+
+def _specs(dsn: str, snapshot_name: str, options: SnapshotOptions) -> dict[TableName, TableSpec]:
+    """The captured tables as the snapshot sees them."""
+    with connect(dsn) as conn:
+        _in_snapshot(conn, snapshot_name)
+        specs = load_specs(conn, options.table_filter)
+        conn.execute("COMMIT")
+    if options.tables:
+        missing = [str(t) for t in options.tables if t not in specs]
+        if missing:
+            raise SourceError(f"not captured tables (or missing): {', '.join(missing)}")
+        specs = {t: specs[t] for t in options.tables}
+    require_identity(specs)
+    return specs
+
+
+def _plan(
+    dsn: str, snapshot_name: str, specs: dict[TableName, TableSpec], chunk_pages: int
+) -> list[_Chunk]:
+    """Chunks of heap pages per table, largest tables first (they decide the wall time)."""
+    chunks: list[_Chunk] = []
+    with connect(dsn) as conn:
+        _in_snapshot(conn, snapshot_name)
+        for table, spec in sorted(specs.items(), key=lambda kv: -_pages(conn, kv[0])):
+            pages = _pages(conn, table)
+            starts = list(range(0, max(pages, 1), chunk_pages))
+            for part, first in enumerate(starts):
+                last = starts[part + 1] if part + 1 < len(starts) else None
+                chunks.append(_Chunk(spec, part, first, last))
+        conn.execute("COMMIT")
+    return chunks
+
+
+def _pages(conn: psycopg.Connection[Any], table: TableName) -> int:
+    row = conn.execute(
+        "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+        (table.sql,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+class _Copier:
+    """Worker threads copying chunks; each worker has its own connection in the snapshot."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        raw: Store,
+        slot_name: str,
+        snapshot_name: str,
+        lsn: Lsn,
+        taken_at: dt.datetime,
+        result: SnapshotResult,
+        progress: Progress | None,
+    ) -> None:
+        self.dsn, self.raw, self.snapshot_name, self.lsn = dsn, raw, snapshot_name, lsn
+        self.slot = slot_name
+        self.taken_at, self.result, self.progress = taken_at, result, progress
+        self.lock = threading.Lock()
+        self.parts: dict[TableName, list[tuple[str, int]]] = {}
+        self.errors: list[BaseException] = []
+
+    def run(self, chunks: list[_Chunk], workers: int) -> None:
+        """Copy every chunk; raises the first worker error."""
+        todo: queue.Queue[_Chunk] = queue.Queue()
+        for chunk in chunks:
+            todo.put(chunk)
+        threads = [
+            threading.Thread(target=self._work, args=(todo,), daemon=True)
+            for _ in range(max(1, min(workers, len(chunks))))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+    def parts_of(self, table: TableName) -> list[tuple[str, int]]:
+        """(key, rows) of the table's parts, in part order."""
+        return sorted(self.parts.get(table, []))
+
+    def _work(self, todo: queue.Queue[_Chunk]) -> None:
+        """Copy chunks until none is left; a lost connection is replaced (the snapshot is
+        still valid while the exporting connection lives) and only its chunk is redone."""
+        attempts = 0
+        while not self.errors:
+            try:
+                with connect(self.dsn, doing="copying a snapshot chunk") as conn:
+                    _in_snapshot(conn, self.snapshot_name)
+                    while not self.errors:
+                        try:
+                            chunk = todo.get_nowait()
+                        except queue.Empty:
+                            return
+                        try:
+                            self._copy(conn, chunk)
+                        except TransientError:
+                            todo.put(chunk)
+                            raise
+            except TransientError as exc:
+                attempts += 1
+                if attempts < 3:
+                    log.warning("snapshot worker lost its connection, retrying: %s", exc)
+                    continue
+                self._fail(exc)
+            except BaseException as exc:  # handed to the main thread, which raises it
+                self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self.lock:
+            self.errors.append(exc)
+
+    def _copy(self, conn: psycopg.Connection[Any], chunk: _Chunk) -> None:
+        data = _copy_csv(conn, chunk)
+        table = _to_arrow(data, chunk.spec, self.lsn, self.taken_at)
+        key = layout.snapshot_file_key(chunk.spec.table, self.lsn, chunk.part)
+        size = self.raw.write_parquet(key, table)
+        self.raw.write_bytes(
+            layout.snapshot_chunk_key(self.slot, self.lsn, chunk.spec.table, chunk.part),
+            json.dumps({"version": 1, "key": key, "rows": table.num_rows}).encode(),
+        )
+        faults.checkpoint("snapshot_part")
+        with self.lock:
+            self.parts.setdefault(chunk.spec.table, []).append((key, table.num_rows))
+            name = str(chunk.spec.table)
+            self.result.rows[name] = self.result.rows.get(name, 0) + table.num_rows
+            self.result.bytes_written += size
+            if self.progress:
+                self.progress(name, self.result.rows[name], size)
+        log.info(
+            "copied chunk",
+            extra={"table": str(chunk.spec.table), "part": chunk.part, "rows": table.num_rows},
+        )
+
+
+def _copy_csv(conn: psycopg.Connection[Any], chunk: _Chunk) -> bytes:
+    """The chunk's rows as Postgres CSV (NULL unquoted-empty, empty string quoted)."""
+    columns = sql.SQL(", ").join(
+        _select_column(c.name, column_type(c).kind) for c in chunk.spec.columns
+    )
+    where = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({chunk.first_page},0)"))
+    if chunk.last_page is not None:
+        where += sql.SQL(" AND ctid < {}::tid").format(sql.Literal(f"({chunk.last_page},0)"))
+    table = sql.Identifier(chunk.spec.table.schema, chunk.spec.table.name)
+    query = sql.SQL("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT (FORMAT csv)").format(
+        columns, table, where
+    )
+    buffer = io.BytesIO()
+    try:
+        with conn.cursor() as cur, cur.copy(query) as copy:
+            for block in copy:
+                buffer.write(block)
+    except psycopg.Error as exc:
+        raise translate(exc, f"copying {chunk.spec.table} (part {chunk.part})") from None
+    return buffer.getvalue()
+
+
+def _select_column(name: str, kind: PgKind) -> sql.Composable:
+    if kind is PgKind.BYTEA:  # the decoder's bytea form: hex digits without the \x
+        return sql.SQL("encode({}, 'hex')").format(sql.Identifier(name))
+    return sql.Identifier(name)
+
+
+def _to_arrow(data: bytes, spec: TableSpec, lsn: Lsn, taken_at: dt.datetime) -> pa.Table:
+    """Typed columns per the type contract, then the metadata columns of a snapshot row."""
+    nonfinite = None
+    if not data:
+        columns = [pa.array([], column_type(c).arrow_type) for c in spec.columns]
+    else:
+        try:
+            columns = _fast_columns(data, spec)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            columns, nonfinite = _exact_columns(data, spec)  # infinity, NaN, BC dates …
+    n = len(columns[0]) if columns else 0
+    fields = [arrow_field(c) for c in spec.columns]
+    meta, meta_fields = _metadata(spec, n, lsn, taken_at, nonfinite)
+    schema = pa.schema(fields + meta_fields, metadata=source_types_metadata(spec))
+    return pa.Table.from_arrays(columns + meta, schema=schema)
+
+
+def _read_csv(data: bytes, spec: TableSpec, types: dict[str, pa.DataType]) -> pa.Table:
+    options = pacsv.ConvertOptions(
+        column_types=types,
+        true_values=["t"],
+        false_values=["f"],
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    names = [f"c{i}" for i in range(len(spec.columns))]
+    read = pacsv.ReadOptions(column_names=names, block_size=8 << 20)
+    return pacsv.read_csv(io.BytesIO(data), read_options=read, convert_options=options)
+
+
+def _fast_columns(data: bytes, spec: TableSpec) -> list[pa.Array]:
+    types = {}
+    for i, column in enumerate(spec.columns):
+        pg = column_type(column)
+        types[f"c{i}"] = pg.arrow_type if pg.kind in _CSV_KINDS else pa.string()
+    table = _read_csv(data, spec, types)
+    out = []
+    for i, column in enumerate(spec.columns):
+        pg = column_type(column)
+        values = table.column(i).combine_chunks()
+        out.append(values if pg.kind in _CSV_KINDS else to_arrow(values.to_pylist(), pg))
+    return out
+
+
+Flags = dict[int, list[tuple[str, str]]]  # row -> (column, Postgres text) of non-finite values
+
+
+def _exact_columns(data: bytes, spec: TableSpec) -> tuple[list[pa.Array], Flags]:
+    types = {f"c{i}": pa.string() for i in range(len(spec.columns))}
+    table = _read_csv(data, spec, types)
+    out: list[pa.Array] = []
+    flags: Flags = {}
+    for i, column in enumerate(spec.columns):
+        pg = column_type(column)
+        found: dict[int, str] = {}
+        out.append(to_arrow(table.column(i).to_pylist(), pg, found))
+        for row, text in found.items():
+            flags.setdefault(row, []).append((column.name, text))
+    return out, flags
+
+
+def _metadata(
+    spec: TableSpec,
+    n: int,
+    lsn: Lsn,
+    taken_at: dt.datetime,
+    nonfinite: Flags | None,
+) -> tuple[list[pa.Array], list[pa.Field]]:
+    key_fields = [arrow_field(spec.column(k)) for k in spec.key]
+    old_key = pa.nulls(n, pa.struct(key_fields)) if key_fields else pa.nulls(n)
+    arrays = [
+        pa.array(["r"] * n, pa.string()),
+        pa.array([int(lsn)] * n, pa.int64()),
+        pa.array(range(n), pa.int64()),
+        pa.nulls(n, pa.int64()),
+        pa.array([taken_at] * n, _COMMIT_TS),
+        pa.nulls(n, pa.list_(pa.string())),
+        old_key,
+    ]
+    names = ["_op", "_lsn", "_seq", "_xid", "_commit_ts", "_unchanged", "_old_key"]
+    if any(column_type(c).kind is PgKind.DECIMAL or _decimal_array(c) for c in spec.columns):
+        flags = nonfinite or {}
+        arrays.append(pa.array([flags.get(i) for i in range(n)], pa.map_(pa.string(), pa.string())))
+        names.append(NONFINITE_COLUMN)
+    return arrays, [pa.field(name, a.type) for name, a in zip(names, arrays, strict=True)]
+
+
+def _decimal_array(column: Any) -> bool:
+    pg = column_type(column)
+    return pg.kind is PgKind.ARRAY and pg.element is not None and pg.element.kind is PgKind.DECIMAL
+
+
+def _write_manifest(
+    raw: Store, spec: TableSpec, lsn: Lsn, parts: list[tuple[str, int]], result: SnapshotResult
+) -> None:
+    """The completion marker of one table's snapshot, written after all its parts."""
+    prefix = layout.snapshot_file_key(spec.table, lsn, 0).rsplit("/", 1)[0]
+    doc = {
+        "version": 1,
+        "table": [spec.table.schema, spec.table.name],
+        "lsn": str(lsn),
+        "rows": sum(rows for _, rows in parts),
+        "parts": [key.rsplit("/", 1)[-1] for key, _ in parts],
+    }
+    raw.write_bytes(f"{prefix}/{MANIFEST}", json.dumps(doc).encode())
+    result.rows.setdefault(str(spec.table), 0)
