@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 import pyarrow as pa
@@ -226,7 +226,16 @@ def _specs(dsn: str, snapshot_name: str, options: SnapshotOptions) -> dict[Table
     with connect(dsn) as conn:
         _in_snapshot(conn, snapshot_name)
         specs = load_specs(conn, options.table_filter)
+        denied = [
+            t
+            for t in sorted(specs)
+            if not _one_bool(conn, "SELECT has_table_privilege(%s::regclass, 'SELECT')", t.sql)
+        ]
         conn.execute("COMMIT")
+    if denied:
+        names = ", ".join(str(t) for t in denied)
+        grants = "; ".join(f"GRANT SELECT ON {t.sql} TO <role>" for t in denied)
+        raise SourceError(f"no SELECT privilege on {names}: {grants} (or exclude them)")
     if options.tables:
         missing = [str(t) for t in options.tables if t not in specs]
         if missing:
@@ -234,6 +243,11 @@ def _specs(dsn: str, snapshot_name: str, options: SnapshotOptions) -> dict[Table
         specs = {t: specs[t] for t in options.tables}
     require_identity(specs)
     return specs
+
+
+def _one_bool(conn: psycopg.Connection[Any], query: LiteralString, value: str) -> bool:
+    row = conn.execute(query, (value,)).fetchone()
+    return bool(row and row[0])
 
 
 def _plan(

@@ -44,6 +44,14 @@ def demo_tables_exist(dsn: str) -> bool:
         return bool(row and row[0])
 
 
+def _slot_exists(dsn: str, slot: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+        ).fetchone()
+        return found is not None
+
+
 def run_demo(
     settings: Settings, *, scale: float, duration: float, rate: float, say: Callable[[str], None]
 ) -> int:
@@ -69,8 +77,12 @@ def run_demo(
     if not capture_is_safe(results):
         return 1
     options = service.capture_options(settings)
-    say(f"4/6 capture into {settings.raw_uri} (creates slot {settings.slot!r} on the first run)")
-    say("    " + service.capture_once(settings, options).describe())
+    if _slot_exists(dsn, settings.slot):
+        say(f"4/6 slot {settings.slot!r} exists: catching up on changes since the last run")
+        say("    " + service.capture_once(settings, options).describe())
+    else:
+        say(f"4/6 snapshot into {settings.raw_uri}: slot {settings.slot!r} starts here")
+        say("    " + service.take_snapshot(settings).describe())
     say(f"5/6 live workload: {rate:g} transactions/s for {duration:g} s")
     say("    " + run_workload(dsn, rate=rate, duration=duration, progress=say).describe())
     say("6/6 capture the workload's changes")

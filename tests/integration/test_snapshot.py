@@ -13,6 +13,8 @@ from pathlib import Path
 import psycopg
 import pyarrow.compute as pc
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader.capture import CaptureOptions, drain
 from cdc_reader.faults import CRASH_EXIT_CODE
@@ -22,6 +24,7 @@ from schemas import layout
 from schemas.errors import SourceError
 from schemas.tables import TableName
 from storage import Store
+from tests.harness import PgServer
 from tests.integration.capture_support import (
     DEMO_TABLES,
     assert_lake_equals_source,
@@ -154,3 +157,35 @@ def test_second_bootstrap_is_refused(pg_dsn: str, slot_name: str, raw: Store) ->
     snapshot(pg_dsn, raw, SnapshotOptions(slot=slot_name))
     with pytest.raises(SourceError, match="re-snapshot tables with"):
         snapshot(pg_dsn, raw, SnapshotOptions(slot=slot_name))
+
+
+def test_missing_select_privilege_fails_cleanly(
+    pg_server: PgServer, pg_dsn: str, slot_name: str, raw: Store
+) -> None:
+    init_demo(pg_dsn, scale=0.01)
+    role, password = f"snap_{slot_name[-8:]}", "Secret-Pw-123"
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN REPLICATION PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    try:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(
+                    sql.Identifier(role)
+                )
+            )
+            conn.execute(sql.SQL("REVOKE SELECT ON payment FROM {}").format(sql.Identifier(role)))
+        info = {k: str(v) for k, v in conninfo_to_dict(pg_dsn).items()}
+        dsn = make_conninfo(**{**info, "user": role, "password": password})
+        run = pgcdc("snapshot", env=settings_env(dsn, raw, slot_name))
+        assert run.returncode == 1
+        assert "no SELECT privilege on public.payment" in run.stderr
+        assert password not in run.stderr
+        assert not [k for k in raw.list_keys() if k.endswith(layout.SNAPSHOT_MANIFEST)]
+    finally:
+        pg_server.drop_database(str(conninfo_to_dict(pg_dsn)["dbname"]))
+        with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
