@@ -33,8 +33,8 @@ COLUMNS = """
 FILL = """
 INSERT INTO {table} SELECT g, now() - g * interval '1 second', now(), g %% 600 + 1, g %% 20 + 1,
     g %% 20 + 1, 1000 + (g * 7919) %% 99000, 2 + ((g * 31) %% 200) / 100.0, g %% 3 + 1,
-    to_char(date '2024-01-01' + g %% 900, 'YYYY-MM-DD'),
-    to_char(date '2024-01-05' + g %% 900, 'YYYY-MM-DD'), g %% 30 + 1
+    to_char(date '2024-01-01' + (g %% 900)::int, 'YYYY-MM-DD'),
+    to_char(date '2024-01-05' + (g %% 900)::int, 'YYYY-MM-DD'), g %% 30 + 1
 FROM generate_series(%s::bigint, %s::bigint) g
 """
 

@@ -29,6 +29,7 @@ from typing import Any, LiteralString
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
@@ -75,7 +76,7 @@ class SnapshotOptions:
     table_filter: TableFilter = field(default_factory=TableFilter)
     tables: tuple[TableName, ...] = ()
     workers: int = 2
-    chunk_pages: int = 4096  # 32 MB of 8 kB heap pages per chunk
+    chunk_pages: int = 2048  # 16 MB of 8 kB heap pages per chunk
 
 
 @dataclass
@@ -371,7 +372,7 @@ class _Copier:
         )
 
 
-def _copy_csv(conn: psycopg.Connection[Any], chunk: _Chunk) -> bytes:
+def _copy_csv(conn: psycopg.Connection[Any], chunk: _Chunk) -> pa.Buffer:
     """The chunk's rows as Postgres CSV (NULL unquoted-empty, empty string quoted)."""
     columns = sql.SQL(", ").join(
         _select_column(c.name, column_type(c).kind) for c in chunk.spec.columns
@@ -390,7 +391,7 @@ def _copy_csv(conn: psycopg.Connection[Any], chunk: _Chunk) -> bytes:
                 buffer.write(block)
     except psycopg.Error as exc:
         raise translate(exc, f"copying {chunk.spec.table} (part {chunk.part})") from None
-    return buffer.getvalue()
+    return pa.py_buffer(buffer.getbuffer())  # no copy of the chunk's text
 
 
 def _select_column(name: str, kind: PgKind) -> sql.Composable:
@@ -399,16 +400,18 @@ def _select_column(name: str, kind: PgKind) -> sql.Composable:
     return sql.Identifier(name)
 
 
-def _to_arrow(data: bytes, spec: TableSpec, lsn: Lsn, taken_at: dt.datetime) -> pa.Table:
+def _to_arrow(data: pa.Buffer, spec: TableSpec, lsn: Lsn, taken_at: dt.datetime) -> pa.Table:
     """Typed columns per the type contract, then the metadata columns of a snapshot row."""
     nonfinite = None
-    if not data:
+    columns: list[pa.Array | pa.ChunkedArray]
+    if not data.size:
         columns = [pa.array([], column_type(c).arrow_type) for c in spec.columns]
     else:
         try:
             columns = _fast_columns(data, spec)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            columns, nonfinite = _exact_columns(data, spec)  # infinity, NaN, BC dates …
+            exact, nonfinite = _exact_columns(data, spec)  # infinity, NaN, BC dates …
+            columns = list(exact)
     n = len(columns[0]) if columns else 0
     fields = [arrow_field(c) for c in spec.columns]
     meta, meta_fields = _metadata(spec, n, lsn, taken_at, nonfinite)
@@ -416,7 +419,7 @@ def _to_arrow(data: bytes, spec: TableSpec, lsn: Lsn, taken_at: dt.datetime) -> 
     return pa.Table.from_arrays(columns + meta, schema=schema)
 
 
-def _read_csv(data: bytes, spec: TableSpec, types: dict[str, pa.DataType]) -> pa.Table:
+def _read_csv(data: pa.Buffer, spec: TableSpec, types: dict[str, pa.DataType]) -> pa.Table:
     options = pacsv.ConvertOptions(
         column_types=types,
         true_values=["t"],
@@ -427,19 +430,19 @@ def _read_csv(data: bytes, spec: TableSpec, types: dict[str, pa.DataType]) -> pa
     )
     names = [f"c{i}" for i in range(len(spec.columns))]
     read = pacsv.ReadOptions(column_names=names, block_size=8 << 20)
-    return pacsv.read_csv(io.BytesIO(data), read_options=read, convert_options=options)
+    return pacsv.read_csv(pa.BufferReader(data), read_options=read, convert_options=options)
 
 
-def _fast_columns(data: bytes, spec: TableSpec) -> list[pa.Array]:
+def _fast_columns(data: pa.Buffer, spec: TableSpec) -> list[pa.Array | pa.ChunkedArray]:
     types = {}
     for i, column in enumerate(spec.columns):
         pg = column_type(column)
         types[f"c{i}"] = pg.arrow_type if pg.kind in _CSV_KINDS else pa.string()
     table = _read_csv(data, spec, types)
-    out = []
+    out: list[pa.Array | pa.ChunkedArray] = []
     for i, column in enumerate(spec.columns):
         pg = column_type(column)
-        values = table.column(i).combine_chunks()
+        values = table.column(i)
         out.append(values if pg.kind in _CSV_KINDS else to_arrow(values.to_pylist(), pg))
     return out
 
@@ -447,7 +450,7 @@ def _fast_columns(data: bytes, spec: TableSpec) -> list[pa.Array]:
 Flags = dict[int, list[tuple[str, str]]]  # row -> (column, Postgres text) of non-finite values
 
 
-def _exact_columns(data: bytes, spec: TableSpec) -> tuple[list[pa.Array], Flags]:
+def _exact_columns(data: pa.Buffer, spec: TableSpec) -> tuple[list[pa.Array], Flags]:
     types = {f"c{i}": pa.string() for i in range(len(spec.columns))}
     table = _read_csv(data, spec, types)
     out: list[pa.Array] = []
@@ -468,21 +471,25 @@ def _metadata(
     taken_at: dt.datetime,
     nonfinite: Flags | None,
 ) -> tuple[list[pa.Array], list[pa.Field]]:
+    """The metadata columns of ``n`` snapshot rows, built without a Python object per row."""
     key_fields = [arrow_field(spec.column(k)) for k in spec.key]
     old_key = pa.nulls(n, pa.struct(key_fields)) if key_fields else pa.nulls(n)
     arrays = [
-        pa.array(["r"] * n, pa.string()),
-        pa.array([int(lsn)] * n, pa.int64()),
-        pa.array(range(n), pa.int64()),
+        pa.repeat(pa.scalar("r", pa.string()), n),
+        pa.repeat(pa.scalar(int(lsn), pa.int64()), n),
+        pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1),
         pa.nulls(n, pa.int64()),
-        pa.array([taken_at] * n, _COMMIT_TS),
+        pa.repeat(pa.scalar(taken_at, _COMMIT_TS), n),
         pa.nulls(n, pa.list_(pa.string())),
         old_key,
     ]
     names = ["_op", "_lsn", "_seq", "_xid", "_commit_ts", "_unchanged", "_old_key"]
     if any(column_type(c).kind is PgKind.DECIMAL or _decimal_array(c) for c in spec.columns):
+        kind = pa.map_(pa.string(), pa.string())
         flags = nonfinite or {}
-        arrays.append(pa.array([flags.get(i) for i in range(n)], pa.map_(pa.string(), pa.string())))
+        arrays.append(
+            pa.array([flags.get(i) for i in range(n)], kind) if flags else pa.nulls(n, kind)
+        )
         names.append(NONFINITE_COLUMN)
     return arrays, [pa.field(name, a.type) for name, a in zip(names, arrays, strict=True)]
 

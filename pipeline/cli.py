@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgcdc", description="Change data capture from PostgreSQL into a lake and warehouse."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = _add_pipeline_commands(
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    )
 
     p = sub.add_parser("config", help="show the resolved settings, secrets masked")
     _add_common(p)
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-snapshot this schema.table while capture runs (repeatable)",
     )
     p.add_argument("--workers", type=int, default=2, help="parallel copy connections")
-    p.add_argument("--chunk-pages", type=int, default=4096, help="8 kB heap pages per chunk")
+    p.add_argument("--chunk-pages", type=int, default=2048, help="8 kB heap pages per chunk")
     p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
@@ -102,6 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="workload transactions/second")
     p.set_defaults(func=cmd_demo_run)
     return parser
+
+
+def _add_pipeline_commands(sub: Any) -> Any:
+    """Add ``transform``, ``load`` and ``run`` to the subcommands; returns them."""
+    p = sub.add_parser("transform", help="fold new raw changes into processed warehouse rows")
+    _add_common(p)
+    p.set_defaults(func=cmd_transform)
+
+    p = sub.add_parser("load", help="apply processed batches to the warehouse")
+    _add_common(p)
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("run", help="capture, transform and load once (or --follow)")
+    _add_common(p)
+    p.add_argument("--follow", action="store_true", help="keep running, every --every seconds")
+    p.add_argument("--every", type=float, default=900.0, help="seconds between runs (900)")
+    p.set_defaults(func=cmd_run)
+    return sub
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -222,6 +242,36 @@ def _capture_progress() -> Iterator[Callable[[Any], None] | None]:
             )
 
         yield update
+
+
+def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
+    """Transform the changes captured since the last run."""
+    from pipeline import service
+
+    print(service.transform_once(settings).describe())
+    return EXIT_OK
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    """Load the processed batches not yet in the warehouse."""
+    from pipeline import service
+
+    print(service.load_once(settings).describe())
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Capture → transform → load, once or repeatedly (--follow)."""
+    from pipeline import service
+
+    options = service.capture_options(settings)
+    if args.follow:
+        service.run_follow(
+            settings, options, every=args.every, on_result=lambda lines: _say("\n".join(lines))
+        )
+        return EXIT_OK
+    print("\n".join(service.run_once(settings, options)))
+    return EXIT_OK
 
 
 def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:

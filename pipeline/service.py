@@ -21,6 +21,8 @@ from schemas.errors import TransientError
 from schemas.settings import Settings
 from schemas.tables import TableName
 from storage import Store, open_store
+from transformer.runner import TransformResult, transform
+from warehouse_loader.loader import LoadResult, load, open_warehouse
 
 log = logging.getLogger("pgcdc")
 
@@ -100,7 +102,7 @@ def take_snapshot(
     *,
     tables: tuple[str, ...] = (),
     workers: int = 2,
-    chunk_pages: int = 4096,
+    chunk_pages: int = 2048,
     progress: SnapshotProgress | None = None,
 ) -> SnapshotResult:
     """Bootstrap the raw store from the slot's starting point, or re-snapshot ``tables``."""
@@ -125,3 +127,57 @@ def _stop_on_signals() -> threading.Event:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def processed_store(settings: Settings) -> Store:
+    """The processed store the settings name."""
+    return open_store(
+        settings.processed_uri, endpoint_url=settings.s3_endpoint_url, region=settings.aws_region
+    )
+
+
+def transform_once(settings: Settings) -> TransformResult:
+    """Transform the changes captured since the last run into one processed batch."""
+    return transform(raw_store(settings), processed_store(settings), slot=settings.slot)
+
+
+def load_once(settings: Settings) -> LoadResult:
+    """Apply the processed batches not yet in the warehouse (one transaction each)."""
+    warehouse = open_warehouse(config.warehouse_uri(settings))
+    try:
+        return load(processed_store(settings), warehouse)
+    finally:
+        warehouse.close()
+
+
+def run_once(settings: Settings, options: CaptureOptions) -> list[str]:
+    """Capture, transform and load once; one summary line per step."""
+    captured = capture_once(settings, options)
+    transformed = transform_once(settings)
+    loaded = load_once(settings)
+    return [captured.describe(), transformed.describe(), loaded.describe()]
+
+
+def run_follow(
+    settings: Settings,
+    options: CaptureOptions,
+    *,
+    every: float,
+    stop: threading.Event | None = None,
+    on_result: Callable[[list[str]], None] | None = None,
+) -> int:
+    """Run capture → transform → load every ``every`` seconds until stopped; the count of
+    runs. Transient errors are logged and retried at the next turn."""
+    stop = stop or _stop_on_signals()
+    runs = 0
+    while not stop.is_set():
+        began = time.monotonic()
+        try:
+            lines = run_once(settings, options)
+            runs += 1
+            if on_result:
+                on_result(lines)
+        except TransientError as exc:
+            log.warning("run failed, retrying at the next turn: %s", exc)
+        stop.wait(max(0.0, every - (time.monotonic() - began)))
+    return runs

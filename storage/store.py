@@ -45,7 +45,7 @@ class Store:
         key = key.strip("/")
         return f"{self.uri}/{key}" if key else self.uri
 
-    def write_bytes(self, key: str, data: bytes) -> None:
+    def write_bytes(self, key: str, data: bytes | pa.Buffer) -> None:
         """Write one object atomically. Idempotent: the same key and data give the same object."""
         target = self.path(key)
         try:
@@ -123,9 +123,9 @@ class Store:
         sink = pa.BufferOutputStream()
         options.setdefault("compression", "zstd")
         pq.write_table(table, sink, **options)
-        data = sink.getvalue().to_pybytes()
+        data = sink.getvalue()
         self.write_bytes(key, data)
-        return len(data)
+        return int(data.size)
 
     def read_parquet(self, key: str) -> pa.Table:
         """Read one Parquet object."""
@@ -145,7 +145,7 @@ def _is_not_found(exc: OSError) -> bool:
     return "NoSuchKey" in text or "Path does not exist" in text or "not found" in text.lower()
 
 
-def _atomic_local_write(target: Path, data: bytes) -> None:
+def _atomic_local_write(target: Path, data: bytes | pa.Buffer) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:

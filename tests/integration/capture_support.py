@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,31 @@ def settings_env(dsn: str, raw: Store, slot: str, **extra: str) -> dict[str, str
         env["PGCDC_S3_ENDPOINT_URL"] = endpoint
     env.update(extra)
     return env
+
+
+class Following:
+    """``pgcdc capture --follow`` in the background; stopped with SIGTERM on exit.
+
+    After the block, ``returncode`` and ``stderr`` (the JSON log lines) are set.
+    """
+
+    def __init__(self, env: dict[str, str], flush_every: float) -> None:
+        self.args = ["capture", "--follow", "--flush-every", str(flush_every)]
+        self.env = env
+        self.returncode: int | None = None
+        self.stderr = ""
+
+    def __enter__(self) -> Following:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", *self.args],
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        _, self.stderr = self.proc.communicate(timeout=60)
+        self.returncode = self.proc.returncode

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +12,12 @@ import pytest
 from cdc_reader.capture import CaptureOptions, drain
 from schemas.tables import TableFilter, TableName
 from storage import Store
-from tests.integration.capture_support import assert_lake_equals_source, make_store, settings_env
+from tests.integration.capture_support import (
+    Following,
+    assert_lake_equals_source,
+    make_store,
+    settings_env,
+)
 from tests.lake import reconstruct
 
 pytestmark = pytest.mark.integration
@@ -90,14 +91,7 @@ def test_follow_captures_continuously_and_stops_on_sigterm(
         conn.execute("CREATE TABLE live (id int PRIMARY KEY, v text)")
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot_name,))
     env = settings_env(pg_dsn, raw, slot_name)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "capture", "--follow", "--flush-every", "0.5"],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with Following(env, flush_every=0.5) as follow:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             for i in range(3):
                 conn.execute("INSERT INTO live VALUES (%s, 'x')", (i,))
@@ -109,9 +103,7 @@ def test_follow_captures_continuously_and_stops_on_sigterm(
             time.sleep(0.2)
         else:
             raise AssertionError("follow mode did not capture the rows")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert follow.returncode == 0, follow.stderr
+    err = follow.stderr
     drains = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
     assert sum(1 for d in drains if str(d["message"]).startswith("captured")) >= 2

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,6 +23,7 @@ from storage import Store
 from tests.harness import PgServer
 from tests.integration.capture_support import (
     DEMO_TABLES,
+    Following,
     assert_lake_equals_source,
     make_store,
     pgcdc,
@@ -94,29 +91,21 @@ def test_resnapshot_one_table_while_capture_follows(
     init_demo(pg_dsn, scale=0.02)
     snapshot(pg_dsn, raw, SnapshotOptions(slot=slot_name))
     env = settings_env(pg_dsn, raw, slot_name)
-    follow = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "capture", "--follow", "--flush-every", "0.3"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute("UPDATE payment SET paid = NOT paid WHERE payment_id % 7 = 0")
-            conn.execute("DELETE FROM payment WHERE payment_id % 11 = 0")
-            time.sleep(0.5)
-            again = pgcdc("snapshot", "--table", "public.payment", env=env)
-            assert again.returncode == 0, again.stderr
-            conn.execute(
-                "UPDATE payment SET payment_amount = payment_amount + 1 WHERE payment_id % 5 = 0"
-            )
-            conn.execute("DELETE FROM payment WHERE payment_id % 13 = 0")
-            time.sleep(1.5)
-    finally:
-        follow.send_signal(signal.SIGTERM)
-        _, err = follow.communicate(timeout=60)
-    assert follow.returncode == 0, err
+    with (
+        Following(env, flush_every=0.3) as follow,
+        psycopg.connect(pg_dsn, autocommit=True) as conn,
+    ):
+        conn.execute("UPDATE payment SET paid = NOT paid WHERE payment_id % 7 = 0")
+        conn.execute("DELETE FROM payment WHERE payment_id % 11 = 0")
+        time.sleep(0.5)
+        again = pgcdc("snapshot", "--table", "public.payment", env=env)
+        assert again.returncode == 0, again.stderr
+        conn.execute(
+            "UPDATE payment SET payment_amount = payment_amount + 1 WHERE payment_id % 5 = 0"
+        )
+        conn.execute("DELETE FROM payment WHERE payment_id % 13 = 0")
+        time.sleep(1.5)
+    assert follow.returncode == 0, follow.stderr
     assert pgcdc("capture", env=env).returncode == 0
     assert_lake_equals_source(pg_dsn, raw)
     keys = raw.list_keys("public.payment")

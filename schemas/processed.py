@@ -1,0 +1,90 @@
+"""The processed-store contract: batch manifests and where every object lives.
+
+A transform run writes new Parquet objects only, then one manifest, the batch, last:
+
+- ``<target>/date=YYYY-MM-DD/<run>-<bound>.parquet``: a star-schema target's rows of the run;
+- ``mirror/<schema>.<table>/date=YYYY-MM-DD/<run>-<bound>[.base].parquet``: a captured
+  table's changed current rows (a delta; ``_deleted`` marks a removed key) or its whole
+  current state (a base). A base and the deltas after it are also the table's state, what
+  the next run folds new changes into;
+- ``_state/transform/<run // 10000>/<run>.batch.json``: the manifest (version 1): the raw
+  position reached per table, the state objects, the outputs. It is the commit point: objects
+  it does not list are leftovers of a crashed run and are never read.
+
+``<run>`` is 10 digits, ``<bound>`` the capture position the run read up to (16 hex digits),
+so a retried run with the same input rewrites the same objects with the same content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.tables import TableName
+
+BATCH_VERSION = 1
+BATCH_PREFIX = "_state/transform"
+
+
+class Output(BaseModel):
+    """Rows of one warehouse table produced by a batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: str
+    kind: str  # mirror | dimension | fact | derived | quarantine
+    key: tuple[str, ...]
+    objects: tuple[str, ...]
+    entity: str | None = None
+    replace: bool = False
+    """Mirror only: the objects hold the whole table (after a truncate or a snapshot)."""
+
+
+class TableProgress(BaseModel):
+    """How far the transformer got in one captured table, and where its state lives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int = 0
+    key: tuple[str, ...]
+    state: tuple[str, ...] = ()
+
+
+class Batch(BaseModel):
+    """One transform run: the transformer's state and the loader's unit of work."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = BATCH_VERSION
+    run: int
+    bound: int
+    created_at: dt.datetime
+    changes: int = 0
+    tables: dict[str, TableProgress] = Field(default_factory=dict)
+    outputs: tuple[Output, ...] = ()
+
+
+def batch_key(run: int) -> str:
+    """Key of a run's manifest (folders of 10,000 runs keep the newest cheap to find)."""
+    return f"{BATCH_PREFIX}/{run // 10000:06d}/{run:010d}.batch.json"
+
+
+def _name(run: int, bound: int) -> str:
+    return f"{run:010d}-{bound:016X}"
+
+
+def target_key(target: str, run: int, bound: int, day: dt.date) -> str:
+    """Key of a star-schema target's rows from one run."""
+    return f"{target}/date={day:%Y-%m-%d}/{_name(run, bound)}.parquet"
+
+
+def mirror_key(table: TableName, run: int, bound: int, day: dt.date, *, base: bool) -> str:
+    """Key of a captured table's changed current rows (a delta) or whole state (a base)."""
+    suffix = ".base" if base else ""
+    return f"mirror/{table.qualified}/date={day:%Y-%m-%d}/{_name(run, bound)}{suffix}.parquet"
+
+
+def mirror_table(table: TableName) -> TableName:
+    """The warehouse table mirroring a captured table: schema ``mirror_<schema>``."""
+    return TableName(f"mirror_{table.schema}", table.name)

@@ -1,0 +1,222 @@
+"""Folding new changes into versions (one per change) and the table's new current state.
+
+The rules are the raw-store contract's (see :mod:`transformer.current_state`), applied
+incrementally: the changes after the transformer's position are ordered by
+``(_lsn, _seq)`` (snapshot rows first within their LSN) and folded onto the previous
+state of the keys they touch. A *version* is the full row after a change, with columns
+listed in ``_unchanged`` (TOASTed, not sent) and the columns of a delete (only the key is
+sent) carried forward from the key's previous version; ``_deleted`` marks deletes, the old
+key of a key-changing update, every row a truncate removed, and every row a snapshot no
+longer holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from schemas.tables import quote_ident
+
+VERSION_META = ("_lsn", "_seq", "_commit_ts", "_deleted")
+PreviousState = Callable[[pa.Table | None], pa.Table]
+"""The previous current rows of some keys (a table of key columns), or of all (None)."""
+_ORDER = "ORDER BY _lsn, CASE WHEN _op = 'r' THEN -1 ELSE _seq END"
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What a table's new changes amount to."""
+
+    versions: pa.Table
+    """One row per change (columns, then ``_lsn``, ``_seq``, ``_commit_ts``, ``_deleted``)."""
+    delta: pa.Table | None
+    """Changed keys' last version (columns, ``_deleted``); None when ``state`` is given."""
+    state: pa.Table | None
+    """The whole new current state, when a truncate or snapshot replaced it."""
+
+
+def lit(text: str) -> str:
+    """A SQL string literal (for column names compared as values)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def versions_sql(columns: Sequence[str], key: Sequence[str]) -> str:
+    """SELECT of the versions of relation ``changes`` folded onto relation ``prev``."""
+    q = [quote_ident(c) for c in columns]
+    k = [quote_ident(c) for c in key]
+    rest = [(c, qc) for c, qc in zip(columns, q, strict=True) if qc not in k]
+    null_rest = "".join(f", NULL AS {qc}" for _, qc in rest)
+    old_keys = ", ".join(f"_old_key.{c} AS {c}" for c in k)
+    carried = "".join(
+        f""",
+        (last_value(CASE WHEN _op = 'd' OR list_contains(coalesce(_unchanged, []), {lit(c)})
+                    THEN NULL ELSE struct_pack(v := {qc}) END IGNORE NULLS) OVER w).v AS {qc}"""
+        for c, qc in rest
+    )
+    return f"""
+WITH ordered AS (SELECT *, row_number() OVER ({_ORDER}) AS _ord FROM changes),
+events AS (
+    SELECT {", ".join(q)}, 'p' AS _op, NULL::VARCHAR[] AS _unchanged, NULL::BIGINT AS _lsn,
+           NULL::BIGINT AS _seq, NULL::TIMESTAMPTZ AS _commit_ts, 0::DOUBLE AS _pos FROM prev
+    UNION ALL BY NAME
+    SELECT {", ".join(q)}, _op, _unchanged, _lsn, _seq, _commit_ts, _ord::DOUBLE AS _pos
+    FROM ordered
+    UNION ALL BY NAME
+    SELECT {old_keys}{null_rest}, 'd' AS _op, NULL::VARCHAR[] AS _unchanged, _lsn, _seq,
+           _commit_ts, _ord - 0.5 AS _pos
+    FROM ordered WHERE _op = 'u' AND _old_key IS NOT NULL
+),
+folded AS (
+    SELECT {", ".join(k)}{carried}, _op, _lsn, _seq, _commit_ts, _pos FROM events
+    WINDOW w AS (PARTITION BY {", ".join(k)} ORDER BY _pos
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+SELECT {", ".join(q)}, _lsn, _seq, _commit_ts, _op = 'd' AS _deleted, _pos
+FROM folded WHERE _op <> 'p'
+"""
+
+
+def fold_segment(
+    con: duckdb.DuckDBPyConnection,
+    prev: pa.Table,
+    changes: pa.Table,
+    columns: Sequence[str],
+    key: Sequence[str],
+) -> tuple[pa.Table, pa.Table]:
+    """Versions of ``changes`` (no truncate inside) on ``prev``, and the changed keys' delta."""
+    con.register("prev", prev)
+    con.register("changes", changes)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _versions AS {versions_sql(columns, key)}")
+    k = ", ".join(quote_ident(c) for c in key)
+    cols = ", ".join(quote_ident(c) for c in columns)
+    versions = con.sql(
+        f"SELECT {cols}, _lsn, _seq, _commit_ts, _deleted FROM _versions ORDER BY _pos"
+    ).to_arrow_table()
+    delta = con.sql(
+        f"""SELECT {cols}, _deleted FROM _versions
+            QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY _pos DESC) = 1"""
+    ).to_arrow_table()
+    con.unregister("prev")
+    con.unregister("changes")
+    return versions, delta
+
+
+def apply_delta(
+    con: duckdb.DuckDBPyConnection, state: pa.Table, delta: pa.Table, key: Sequence[str]
+) -> pa.Table:
+    """``state`` with ``delta`` applied (changed keys replaced, deleted keys removed)."""
+    con.register("_state_in", state)
+    con.register("_delta_in", delta)
+    k = [quote_ident(c) for c in key]
+    cols = ", ".join(quote_ident(c) for c in state.column_names)
+    on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in k)
+    out = con.sql(
+        f"""SELECT {cols} FROM _state_in AS s WHERE NOT EXISTS (
+                SELECT 1 FROM _delta_in AS d WHERE {on})
+            UNION ALL BY NAME
+            SELECT {cols} FROM _delta_in WHERE NOT _deleted"""
+    ).to_arrow_table()
+    con.unregister("_state_in")
+    con.unregister("_delta_in")
+    return out.cast(state.schema) if out.schema != state.schema else out
+
+
+def fold_changes(
+    con: duckdb.DuckDBPyConnection,
+    changes: pa.Table,
+    key: Sequence[str],
+    previous: PreviousState,
+) -> Folded:
+    """Fold a table's new changes onto its previous state.
+
+    ``previous(keys)`` gives the previous current rows of the keys in ``keys`` (a table of
+    key columns) or, given None, the whole previous state. Without a truncate or snapshot
+    among the changes only the touched keys are looked up, so the cost follows the changes.
+    """
+    columns = [c for c in changes.column_names if not c.startswith("_")]
+    con.register("changes", changes)
+    ordered = con.sql(f"SELECT * FROM changes {_ORDER}").to_arrow_table()
+    con.unregister("changes")
+    ops = ordered.column("_op").to_pylist()
+    if "t" not in ops and "r" not in ops:
+        prev = previous(_looked_up_keys(con, ordered, key))
+        versions, delta = fold_segment(con, prev, ordered, columns, key)
+        return Folded(versions, delta, None)
+    state = previous(None)
+    parts: list[pa.Table] = []
+    for lo, hi, kind in _segments(ordered):
+        segment = ordered.slice(lo, hi - lo)
+        if kind == "t":
+            parts.append(_removed(con, state, segment, key, everything=True))
+            state = state.slice(0, 0)
+            continue
+        versions, delta = fold_segment(con, state, segment, columns, key)
+        if kind == "r":
+            parts.append(_removed(con, state, segment, key, everything=False))
+        parts.append(versions)
+        state = apply_delta(con, state.slice(0, 0) if kind == "r" else state, delta, key)
+    return Folded(pa.concat_tables(parts, promote_options="permissive"), None, state)
+
+
+def _looked_up_keys(
+    con: duckdb.DuckDBPyConnection, ordered: pa.Table, key: Sequence[str]
+) -> pa.Table:
+    """Keys whose previous row matters: all but those only inserted."""
+    k = ", ".join(quote_ident(c) for c in key)
+    olds = ", ".join(f"_old_key.{quote_ident(c)}" for c in key)
+    con.register("_ordered", ordered)
+    keys = con.sql(
+        f"""SELECT DISTINCT {k} FROM _ordered WHERE _op <> 'c'
+            UNION SELECT {olds} FROM _ordered WHERE _old_key IS NOT NULL"""
+    ).to_arrow_table()
+    con.unregister("_ordered")
+    return keys
+
+
+def _segments(ordered: pa.Table) -> list[tuple[int, int, str]]:
+    """Runs of ordinary changes ('c'), single truncates ('t') and snapshots ('r')."""
+    ops = ordered.column("_op").to_pylist()
+    lsns = ordered.column("_lsn").to_pylist()
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(ops):
+        kind = ops[i] if ops[i] in ("t", "r") else "c"
+        j = i + 1
+        if kind == "r":
+            while j < len(ops) and ops[j] == "r" and lsns[j] == lsns[i]:
+                j += 1
+        elif kind == "c":
+            while j < len(ops) and ops[j] not in ("t", "r"):
+                j += 1
+        out.append((i, j, kind))
+        i = j
+    return out
+
+
+def _removed(
+    con: duckdb.DuckDBPyConnection,
+    state: pa.Table,
+    event: pa.Table,
+    key: Sequence[str],
+    *,
+    everything: bool,
+) -> pa.Table:
+    """Deleted versions of the state rows a truncate (all) or a snapshot (those absent) removed."""
+    first = event.slice(0, 1).to_pylist()[0]
+    seq = first["_seq"] if everything else -1
+    con.register("_state_in", state)
+    con.register("_event", event)
+    k = [quote_ident(c) for c in key]
+    on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM e.{c}" for c in k)
+    absent = "" if everything else f"WHERE NOT EXISTS (SELECT 1 FROM _event AS e WHERE {on})"
+    out = con.sql(
+        f"""SELECT s.*, ?::BIGINT AS _lsn, ?::BIGINT AS _seq, ?::TIMESTAMPTZ AS _commit_ts,
+                   true AS _deleted FROM _state_in AS s {absent}""",
+        params=[first["_lsn"], seq, first["_commit_ts"]],
+    ).to_arrow_table()
+    con.unregister("_state_in")
+    con.unregister("_event")
+    return out

@@ -1,0 +1,269 @@
+"""One transform run: new raw changes → versions, current states, star-schema rows.
+
+The run reads each captured table's changes after the previous batch's bound up to the
+capture position, folds them (:mod:`transformer.fold`), writes each table's changed current
+rows and every target's new rows as new Parquet objects, then the batch manifest, last.
+Idempotent: a run that crashed before its manifest is redone from the same position, and
+with the same input it rewrites the same objects with the same content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.processed import Batch, Output, TableProgress, mirror_key, target_key
+from schemas.tables import TableName
+from storage import Store
+from transformer import quality
+from transformer.batches import latest_batch, save_batch
+from transformer.fold import apply_delta, fold_changes
+from transformer.model import Target, load_model
+from transformer.rawlog import capture_bound, captured_tables, read_changes
+from transformer.tablestate import MAX_DELTAS, TableState, sorted_by_key, with_deleted
+from transformer.targets import changed_dimension_rows, iso_4217, run_sql
+
+log = logging.getLogger("pgcdc.transformer")
+
+
+@dataclass
+class TransformResult:
+    """What a run did (``run`` is None when there was nothing new)."""
+
+    run: int | None = None
+    changes: int = 0
+    tables: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        """One line for a terminal."""
+        if self.run is None:
+            return "transform: nothing new"
+        return (
+            f"transform: batch {self.run}: {self.changes:,} changes of {self.tables} tables "
+            f"→ {sum(self.rows.values()):,} warehouse rows, {self.quarantined} quarantined, "
+            f"in {self.seconds:.2f} s"
+        )
+
+
+@dataclass
+class _TableRun:
+    table: TableName
+    progress: TableProgress
+    versions: pa.Table | None
+    before: Callable[[], pa.Table]
+    after: Callable[[], pa.Table]
+    empty: pa.Table
+    mirror: Output | None = None
+
+
+@dataclass
+class _Run:
+    raw: Store
+    processed: Store
+    con: duckdb.DuckDBPyConnection
+    run: int
+    bound: int
+    day: dt.date
+    previous: Batch | None
+    model_dir: Path | None = None
+
+
+def transform(
+    raw: Store,
+    processed: Store,
+    *,
+    slot: str,
+    model_dir: Path | None = None,
+    now: dt.datetime | None = None,
+) -> TransformResult:
+    """Transform the changes captured since the last run into one new batch."""
+    began = time.monotonic()
+    last = latest_batch(processed)
+    bound = capture_bound(raw, slot)
+    if bound is None or (last is not None and bound <= last.bound):
+        return TransformResult(seconds=time.monotonic() - began)
+    now = now or dt.datetime.now(dt.UTC)
+    ctx = _Run(
+        raw, processed, duckdb.connect(), (last.run + 1) if last else 1, bound, now.date(), last
+    )
+    tables = [t for t in (_fold_table(ctx, tb) for tb in captured_tables(raw)) if t]
+    result = TransformResult(run=ctx.run, tables=sum(1 for t in tables if t.versions))
+    result.changes = sum(t.versions.num_rows for t in tables if t.versions is not None)
+    outputs = [t.mirror for t in tables if t.mirror] + _targets(ctx, tables, result)
+    save_batch(
+        processed,
+        Batch(
+            run=ctx.run,
+            bound=bound,
+            created_at=now,
+            changes=result.changes,
+            tables={t.table.qualified: t.progress for t in tables},
+            outputs=tuple(outputs),
+        ),
+    )
+    result.seconds = time.monotonic() - began
+    log.info(result.describe(), extra={"run": ctx.run, "changes": result.changes})
+    return result
+
+
+def _fold_table(ctx: _Run, table: TableName) -> _TableRun | None:
+    """Fold one table's new changes; write its delta (or new base) object."""
+    prog = ctx.previous.tables.get(table.qualified) if ctx.previous else None
+    found = read_changes(ctx.raw, table, prog.position if prog else 0, ctx.bound)
+    key = prog.key if prog else (found.key if found else ())
+    if not key:
+        if found and found.rows is not None:
+            log.warning("%s has no key: not folded into current state", table.qualified)
+        return None
+    state_objects = prog.state if prog else ()
+    rows = found.rows if found else None
+    empty = _empty_state(ctx, state_objects, rows)
+    if empty is None:
+        return None
+    state = TableState(ctx.processed, state_objects, key, empty, ctx.con)
+    before = functools.cache(lambda: state(None))
+    if rows is None:
+        progress = TableProgress(position=ctx.bound, key=key, state=state_objects)
+        return _TableRun(table, progress, None, before, before, empty)
+    folded = fold_changes(ctx.con, rows, key, state)
+    objects: tuple[str, ...]
+    if folded.state is not None:
+        new_state = folded.state
+        obj = _write_state(ctx, table, key, with_deleted(new_state), base=True)
+        objects, mirror = (
+            (obj,),
+            Output(target=table.qualified, kind="mirror", key=key, objects=(obj,), replace=True),
+        )
+    else:
+        assert folded.delta is not None
+        delta = folded.delta
+        new_state_fn = functools.cache(lambda: apply_delta(ctx.con, before(), delta, key))
+        obj = _write_state(ctx, table, key, delta, base=False)
+        objects = (*state_objects, obj)
+        if len(objects) > MAX_DELTAS:
+            objects = (_write_state(ctx, table, key, with_deleted(new_state_fn()), base=True),)
+        mirror = Output(target=table.qualified, kind="mirror", key=key, objects=(obj,))
+    after = (lambda: new_state) if folded.state is not None else new_state_fn
+    progress = TableProgress(position=ctx.bound, key=key, state=objects)
+    return _TableRun(table, progress, folded.versions, before, after, empty, mirror)
+
+
+def _empty_state(ctx: _Run, objects: tuple[str, ...], rows: pa.Table | None) -> pa.Table | None:
+    """An empty table with the state's columns (from the changes, else the newest object)."""
+    if rows is not None:
+        return rows.select([c for c in rows.column_names if not c.startswith("_")]).slice(0, 0)
+    if not objects:
+        return None
+    schema = pq.read_schema(ctx.processed.path(objects[-1]), filesystem=ctx.processed.filesystem)
+    return schema.empty_table().drop_columns(["_deleted"])
+
+
+def _write_state(
+    ctx: _Run, table: TableName, key: tuple[str, ...], rows: pa.Table, *, base: bool
+) -> str:
+    obj = mirror_key(table, ctx.run, ctx.bound, ctx.day, base=base)
+    ctx.processed.write_parquet(obj, sorted_by_key(ctx.con, rows, key), row_group_size=65536)
+    return obj
+
+
+_VERSION_META = pa.schema(
+    [
+        ("_lsn", pa.int64()),
+        ("_seq", pa.int64()),
+        ("_commit_ts", pa.timestamp("us", tz="UTC")),
+        ("_deleted", pa.bool_()),
+    ]
+)
+
+
+def _targets(ctx: _Run, tables: list[_TableRun], result: TransformResult) -> list[Output]:
+    """Compute every model target whose sources are captured; write the new rows."""
+    by_name = {t.table.qualified: t for t in tables}
+    produced: dict[str, pa.Table] = {}
+    quarantined: list[dict[str, object]] = []
+    outputs = []
+    for target in load_model(ctx.model_dir):
+        if target.kind == "fact":
+            rows = _fact(ctx, target, by_name, quarantined)
+        elif target.kind == "dimension":
+            rows = _dimension(ctx, target, by_name)
+        else:
+            have = all(s in produced for s in target.sources)
+            rows = (
+                run_sql(ctx.con, target, {s: produced[s] for s in target.sources}) if have else None
+            )
+        if rows is None:
+            continue
+        produced[target.name] = rows
+        if rows.num_rows:
+            outputs.append(
+                _write_target(
+                    ctx,
+                    rows,
+                    name=target.name,
+                    kind=target.kind,
+                    key=target.key,
+                    entity=target.entity,
+                )
+            )
+            result.rows[target.name] = rows.num_rows
+    if quarantined:
+        rows = quality.quarantine_table(ctx.con, quarantined)
+        outputs.append(
+            _write_target(ctx, rows, name="quarantine", kind="quarantine", key=("quarantine_id",))
+        )
+        result.quarantined = rows.num_rows
+    return outputs
+
+
+def _fact(
+    ctx: _Run, target: Target, tables: dict[str, _TableRun], quarantined: list[dict[str, object]]
+) -> pa.Table | None:
+    """A fact's rows: one per new version of its source that passes the checks."""
+    (source,) = target.source_tables()
+    run = tables.get(source.qualified)
+    if run is None:
+        return None
+    versions = run.versions
+    if versions is None:
+        versions = pa.schema(list(run.empty.schema) + list(_VERSION_META)).empty_table()
+    good, bad = quality.split_bad(ctx.con, target, source, versions, run.progress.key)
+    quarantined.extend(bad)
+    return run_sql(ctx.con, target, {source.name: good})
+
+
+def _dimension(ctx: _Run, target: Target, tables: dict[str, _TableRun]) -> pa.Table | None:
+    """A dimension's new or changed rows, when any of its sources changed."""
+    runs = [tables.get(s.qualified) for s in target.source_tables()]
+    if any(r is None for r in runs) or all(r.versions is None for r in runs if r):
+        return None
+    iso = iso_4217()
+    before = {r.table.name: r.before() for r in runs if r} | {"iso_4217": iso}
+    after = {r.table.name: r.after() for r in runs if r} | {"iso_4217": iso}
+    return changed_dimension_rows(ctx.con, target, before, after)
+
+
+def _write_target(
+    ctx: _Run,
+    rows: pa.Table,
+    *,
+    name: str,
+    kind: str,
+    key: tuple[str, ...],
+    entity: str | None = None,
+) -> Output:
+    obj = target_key(name, ctx.run, ctx.bound, ctx.day)
+    ctx.processed.write_parquet(obj, sorted_by_key(ctx.con, rows, key), row_group_size=65536)
+    return Output(target=name, kind=kind, key=key, entity=entity, objects=(obj,))

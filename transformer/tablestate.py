@@ -1,0 +1,92 @@
+"""A captured table's current state in the processed store: a full base, then deltas.
+
+Every object holds the table's columns and ``_deleted``; the newest object holding a key
+decides it. A run looks up only the keys its changes touch (a filtered read), writes the
+changed keys as one new delta, and now and then a new base (after a truncate or snapshot,
+or when the deltas pile up), so a run costs about its changes, not the table's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas.tables import quote_ident
+from storage import Store
+
+MAX_DELTAS = 24
+
+
+class TableState:
+    """The state objects of one table, read on demand (a :data:`fold.PreviousState`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        objects: Sequence[str],
+        key: Sequence[str],
+        empty: pa.Table,
+        con: duckdb.DuckDBPyConnection,
+    ) -> None:
+        self._store = store
+        self._objects = list(objects)
+        self._key = list(key)
+        self._empty = empty
+        self._con = con
+
+    def __call__(self, keys: pa.Table | None) -> pa.Table:
+        """Current rows of ``keys`` (a table of key columns), or all rows (None)."""
+        if not self._objects or (keys is not None and keys.num_rows == 0):
+            return self._empty
+        parts = [self._read(i, obj, keys) for i, obj in enumerate(self._objects)]
+        self._con.register("_parts", pa.concat_tables(parts, promote_options="permissive"))
+        k = ", ".join(quote_ident(c) for c in self._key)
+        cols = ", ".join(quote_ident(c) for c in self._empty.column_names)
+        rows = self._con.sql(
+            f"""SELECT {cols} FROM (SELECT * FROM _parts QUALIFY row_number() OVER (
+                    PARTITION BY {k} ORDER BY _obj DESC) = 1) WHERE NOT _deleted"""
+        ).to_arrow_table()
+        self._con.unregister("_parts")
+        if keys is not None and len(self._key) > 1:
+            rows = _semi_join(self._con, rows, keys, self._key)
+        return rows.cast(self._empty.schema) if rows.schema != self._empty.schema else rows
+
+    def _read(self, index: int, obj: str, keys: pa.Table | None) -> pa.Table:
+        flt = None
+        if keys is not None and len(self._key) == 1:
+            want = self._empty.schema.field(self._key[0]).type
+            flt = pc.field(self._key[0]).isin(keys.column(0).cast(want))
+        table = pq.read_table(self._store.path(obj), filesystem=self._store.filesystem, filters=flt)
+        return table.append_column("_obj", pa.array([index] * table.num_rows, pa.int32()))
+
+
+def _semi_join(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, keys: pa.Table, key: Sequence[str]
+) -> pa.Table:
+    con.register("_rows", rows)
+    con.register("_keys", keys)
+    on = " AND ".join(f"r.{quote_ident(c)} IS NOT DISTINCT FROM k.{quote_ident(c)}" for c in key)
+    out = con.sql(
+        f"SELECT r.* FROM _rows AS r WHERE EXISTS (SELECT 1 FROM _keys AS k WHERE {on})"
+    ).to_arrow_table()
+    con.unregister("_rows")
+    con.unregister("_keys")
+    return out
+
+
+def with_deleted(rows: pa.Table, deleted: bool = False) -> pa.Table:
+    """Rows as a state object (a ``_deleted`` column added)."""
+    return rows.append_column("_deleted", pa.array([deleted] * rows.num_rows, pa.bool_()))
+
+
+def sorted_by_key(con: duckdb.DuckDBPyConnection, rows: pa.Table, key: Sequence[str]) -> pa.Table:
+    """Rows ordered by key, so a filtered read of a base skips most row groups."""
+    con.register("_unsorted", rows)
+    k = ", ".join(quote_ident(c) for c in key)
+    out = con.sql(f"SELECT * FROM _unsorted ORDER BY {k}").to_arrow_table()
+    con.unregister("_unsorted")
+    return out

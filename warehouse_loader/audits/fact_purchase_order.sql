@@ -1,0 +1,16 @@
+-- audit: current purchase orders whose keys resolve in the dimensions, with sane values
+-- requires: fact_purchase_order_current, dim_staff, dim_counterparty, dim_currency, dim_location
+SELECT 'fact_purchase_order' AS target, f.purchase_order_id AS id,
+       CASE WHEN st.staff_id IS NULL THEN 'staff_id not in dim_staff'
+            WHEN cp.counterparty_id IS NULL THEN 'counterparty_id not in dim_counterparty'
+            WHEN cu.currency_id IS NULL THEN 'currency_id not in dim_currency'
+            WHEN lo.location_id IS NULL THEN 'agreed_delivery_location_id not in dim_location'
+            WHEN f.item_quantity IS NULL OR f.item_quantity <= 0 THEN 'item_quantity not positive'
+       END AS problem
+FROM fact_purchase_order_current AS f
+LEFT JOIN dim_staff AS st ON st.staff_id = f.staff_id
+LEFT JOIN dim_counterparty AS cp ON cp.counterparty_id = f.counterparty_id
+LEFT JOIN dim_currency AS cu ON cu.currency_id = f.currency_id
+LEFT JOIN dim_location AS lo ON lo.location_id = f.agreed_delivery_location_id
+WHERE st.staff_id IS NULL OR cp.counterparty_id IS NULL OR cu.currency_id IS NULL
+   OR lo.location_id IS NULL OR f.item_quantity IS NULL OR f.item_quantity <= 0

@@ -1,0 +1,88 @@
+"""Applying the processed store's batches to a warehouse, in order, each exactly once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from schemas.processed import BATCH_PREFIX, Batch, Output
+from storage import Store
+from warehouse_loader.warehouse import Warehouse
+
+log = logging.getLogger("pgcdc.loader")
+
+
+@dataclass
+class LoadResult:
+    """What a load did."""
+
+    batches: int = 0
+    rows: int = 0
+    audit_failures: int = 0
+    seconds: float = 0.0
+    loaded_up_to: int = 0
+    problems: list[tuple[str, object, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for a terminal."""
+        return (
+            f"load: {self.batches} batches, {self.rows:,} rows, up to batch {self.loaded_up_to}, "
+            f"{self.audit_failures} audit failures, in {self.seconds:.2f} s"
+        )
+
+
+def open_warehouse(uri: str) -> Warehouse:
+    """The warehouse a URI names: ``postgresql://…`` (or a libpq DSN) or a DuckDB file."""
+    if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+        from warehouse_loader.postgres_warehouse import PostgresWarehouse
+
+        return PostgresWarehouse(uri)
+    from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+
+    return DuckDBWarehouse(uri.removeprefix("duckdb://"))
+
+
+def pending_batches(processed: Store, after: int) -> list[str]:
+    """Keys of the manifests of runs after ``after``, in run order."""
+    keys: list[str] = []
+    for folder in processed.list_folders(BATCH_PREFIX):
+        if int(folder.rsplit("/", 1)[-1]) < after // 10000:
+            continue
+        keys += [
+            k
+            for k in processed.list_keys(folder)
+            if k.endswith(".batch.json") and int(k.rsplit("/", 1)[-1].split(".", 1)[0]) > after
+        ]
+    return sorted(keys)
+
+
+def load(processed: Store, warehouse: Warehouse) -> LoadResult:
+    """Apply every batch not yet in the warehouse, one transaction each, then audit.
+
+    Idempotent: the warehouse records each batch it holds in the same transaction.
+    """
+    began = time.monotonic()
+    result = LoadResult(loaded_up_to=warehouse.loaded_run())
+    for key in pending_batches(processed, result.loaded_up_to):
+        batch = Batch.model_validate_json(processed.read_bytes(key))
+        data = [(o, _read_output(processed, o)) for o in batch.outputs]
+        if warehouse.apply(batch, data):
+            result.batches += 1
+            result.rows += sum(t.num_rows for _, t in data)
+            result.problems += warehouse.audit()
+        result.loaded_up_to = batch.run
+    result.audit_failures = len(result.problems)
+    result.seconds = time.monotonic() - began
+    log.info(result.describe(), extra={"batches": result.batches, "rows": result.rows})
+    return result
+
+
+def _read_output(processed: Store, output: Output) -> pa.Table:
+    tables = [processed.read_parquet(k) for k in output.objects]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+__all__ = ["Batch", "LoadResult", "load", "open_warehouse"]

@@ -1,0 +1,118 @@
+"""A PostgreSQL warehouse (e.g. RDS): staged with COPY, applied with set-based SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+
+from schemas.errors import TerminalError, TransientError
+from warehouse_loader.warehouse import Warehouse
+
+_SCALARS = {
+    "bool": "boolean",
+    "int8": "smallint",
+    "int16": "smallint",
+    "int32": "integer",
+    "int64": "bigint",
+    "uint8": "smallint",
+    "uint16": "integer",
+    "uint32": "bigint",
+    "uint64": "numeric(20,0)",
+    "float": "real",
+    "double": "double precision",
+    "string": "text",
+    "large_string": "text",
+    "binary": "bytea",
+    "large_binary": "bytea",
+    "date32[day]": "date",
+}
+
+
+def pg_type(arrow: pa.DataType) -> str:
+    """The PostgreSQL type a column of this Arrow type is stored as (text when unknown)."""
+    if pa.types.is_decimal(arrow):
+        return f"numeric({arrow.precision},{arrow.scale})"
+    if pa.types.is_timestamp(arrow):
+        return "timestamptz" if arrow.tz else "timestamp"
+    if pa.types.is_time(arrow):
+        return "time"
+    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
+        inner = pg_type(arrow.value_type)
+        return (
+            "text" if inner == "text" and not pa.types.is_string(arrow.value_type) else f"{inner}[]"
+        )
+    return _SCALARS.get(str(arrow), "text")
+
+
+class PostgresWarehouse(Warehouse):
+    """A PostgreSQL database reached by a ``postgresql://`` URI."""
+
+    param = "%s"
+
+    def __init__(self, uri: str) -> None:
+        try:
+            self._conn = psycopg.connect(uri)
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"cannot connect to the warehouse: {exc.sqlstate or ''}") from None
+
+    def quote(self, name: str) -> str:
+        """Quote one identifier through ``psycopg.sql.Identifier``."""
+        return sql.Identifier(name).as_string(self._conn)
+
+    def execute(self, text: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run one statement (values bound)."""
+        try:
+            cur = self._conn.execute(sql.SQL(text), list(params))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise TerminalError(f"warehouse: {exc}") from None
+        return cur.fetchall() if cur.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One database transaction."""
+        with self._conn.transaction():
+            yield
+
+    def stage(self, name: str, rows: pa.Table) -> str:
+        """A temporary table dropped at commit, filled with COPY."""
+        ident = self.quote(name)
+        cols = ", ".join(f"{self.quote(f.name)} {pg_type(f.type)}" for f in rows.schema)
+        self.execute(f"CREATE TEMP TABLE {ident} ({cols}) ON COMMIT DROP")
+        names = ", ".join(self.quote(f.name) for f in rows.schema)
+        converters = [_converter(f.type) for f in rows.schema]
+        copy_sql = sql.SQL(f"COPY {ident} ({names}) FROM STDIN")
+        with self._conn.cursor().copy(copy_sql) as copy:
+            for batch in rows.to_batches(max_chunksize=50_000):
+                columns = [c.to_pylist() for c in batch.columns]
+                for values in zip(*columns, strict=True):
+                    copy.write_row([f(v) for f, v in zip(converters, values, strict=True)])
+        return ident
+
+    def column_types(self, staging: str, rows: pa.Table) -> list[tuple[str, str]]:
+        """The PostgreSQL types of the staged Arrow columns."""
+        return [(f.name, pg_type(f.type)) for f in rows.schema]
+
+    def existing_relations(self) -> set[str]:
+        """Tables and views of the current schema."""
+        rows = self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {str(r[0]) for r in rows}
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+def _converter(arrow: pa.DataType) -> Any:
+    if pg_type(arrow) == "text" and not (
+        pa.types.is_string(arrow) or pa.types.is_large_string(arrow)
+    ):
+        return lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str)
+    return lambda v: v

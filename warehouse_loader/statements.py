@@ -1,0 +1,64 @@
+"""The SQL a loader runs, for either warehouse: identifiers come quoted by the caller's
+function (``quote_ident`` for DuckDB, ``psycopg.sql.Identifier`` for PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+Quote = Callable[[str], str]
+
+LOAD_STATE = "pgcdc_load_state"
+
+
+def load_state_ddl(q: Quote) -> str:
+    """The table holding the loader's position: one row per batch applied."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {q(LOAD_STATE)} (run BIGINT PRIMARY KEY, "
+        "bound BIGINT NOT NULL, loaded_at TIMESTAMP WITH TIME ZONE NOT NULL)"
+    )
+
+
+def create_table(
+    q: Quote, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+) -> str:
+    """CREATE TABLE IF NOT EXISTS with the given (name, type) columns and primary key."""
+    cols = ", ".join(f"{q(n)} {t}" for n, t in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({', '.join(map(q, key))}))"
+
+
+def _matches(q: Quote, key: Sequence[str]) -> str:
+    return " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in key)
+
+
+def delete_matching(q: Quote, table: str, staging: str, key: Sequence[str]) -> str:
+    """Remove the rows whose key is in the staging rows (an upsert's first half)."""
+    return (
+        f"DELETE FROM {table} AS t WHERE EXISTS "
+        f"(SELECT 1 FROM {staging} AS s WHERE {_matches(q, key)})"
+    )
+
+
+def insert_rows(
+    q: Quote, table: str, staging: str, columns: Sequence[str], *, where: str = ""
+) -> str:
+    """Copy staging rows into the table."""
+    cols = ", ".join(map(q, columns))
+    return f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} AS s {where}"
+
+
+def insert_new(
+    q: Quote, table: str, staging: str, columns: Sequence[str], key: Sequence[str]
+) -> str:
+    """Copy the staging rows whose key the table does not hold yet (facts: replay-safe)."""
+    where = f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {_matches(q, key)})"
+    return insert_rows(q, table, staging, columns, where=where)
+
+
+def current_view(q: Quote, view: str, table: str, columns: Sequence[str], entity: str) -> str:
+    """The latest version of each entity that is not deleted."""
+    cols = ", ".join(map(q, columns))
+    return (
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM (SELECT *, row_number() OVER "
+        f"(PARTITION BY {q(entity)} ORDER BY {q('source_lsn')} DESC, {q('source_seq')} DESC) "
+        f"AS _rn FROM {table}) AS v WHERE _rn = 1 AND NOT {q('deleted')}"
+    )

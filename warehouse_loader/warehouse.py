@@ -1,0 +1,146 @@
+"""A warehouse the loader applies batches to: the steps, whatever the engine.
+
+Each batch is applied in one transaction together with its row in ``pgcdc_load_state``, so
+a batch is in the warehouse whole, with its position, or not at all; a batch already
+recorded there is skipped (idempotent). Tables are created on first use from the batch's
+Arrow schema, keyed as the model says; facts get a ``<fact>_current`` view.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+
+import pyarrow as pa
+
+from schemas.processed import Batch, Output, mirror_table
+from schemas.tables import TableName
+from warehouse_loader import statements as st
+
+log = logging.getLogger("pgcdc.loader")
+
+
+class Warehouse(abc.ABC):
+    """One warehouse connection; subclasses supply the engine's primitives."""
+
+    param = "?"
+
+    @abc.abstractmethod
+    def quote(self, name: str) -> str:
+        """Quote one identifier."""
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run one statement; rows if it returns any."""
+
+    @abc.abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: commit on success, roll back on error."""
+
+    @abc.abstractmethod
+    def stage(self, name: str, rows: pa.Table) -> str:
+        """Make ``rows`` readable as a relation in this transaction; its SQL name."""
+
+    @abc.abstractmethod
+    def column_types(self, staging: str, rows: pa.Table) -> list[tuple[str, str]]:
+        """(column, SQL type) of staged rows, for CREATE TABLE."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    def loaded_run(self) -> int:
+        """The newest batch applied (0 before the first)."""
+        with self.transaction():
+            self.execute(st.load_state_ddl(self.quote))
+            rows = self.execute(f"SELECT max(run) FROM {self.quote(st.LOAD_STATE)}")
+        value = rows[0][0] if rows else None
+        return int(value) if isinstance(value, int) else 0
+
+    def apply(self, batch: Batch, data: Sequence[tuple[Output, pa.Table]]) -> bool:
+        """Apply one batch with its position, in one transaction; False if already applied."""
+        q, p = self.quote, self.param
+        with self.transaction():
+            self.execute(st.load_state_ddl(q))
+            done = self.execute(f"SELECT 1 FROM {q(st.LOAD_STATE)} WHERE run = {p}", [batch.run])
+            if done:
+                return False
+            for index, (output, rows) in enumerate(data):
+                self._apply_output(index, output, rows)
+            self.execute(
+                f"INSERT INTO {q(st.LOAD_STATE)} VALUES ({p}, {p}, {p})",
+                [batch.run, batch.bound, dt.datetime.now(dt.UTC)],
+            )
+        return True
+
+    def table_sql(self, output: Output) -> str:
+        """The quoted warehouse table of an output."""
+        if output.kind == "mirror":
+            name = mirror_table(TableName(*output.target.split(".", 1)))
+            return f"{self.quote(name.schema)}.{self.quote(name.name)}"
+        return self.quote(output.target)
+
+    def _apply_output(self, index: int, output: Output, rows: pa.Table) -> None:
+        q = self.quote
+        table = self.table_sql(output)
+        staging = self.stage(f"_pgcdc_stage_{index}", rows)
+        columns = [c for c in rows.column_names if c != "_deleted"]
+        if output.kind == "mirror":
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {table.rsplit('.', 1)[0]}")
+        types = [t for t in self.column_types(staging, rows) if t[0] != "_deleted"]
+        self.execute(st.create_table(q, table, types, output.key))
+        if output.kind in ("fact", "quarantine"):
+            self.execute(st.insert_new(q, table, staging, columns, output.key))
+        elif output.kind == "mirror" and output.replace:
+            self.execute(f"DELETE FROM {table}")
+            self.execute(st.insert_rows(q, table, staging, columns, where="WHERE NOT _deleted"))
+        else:
+            self.execute(st.delete_matching(q, table, staging, output.key))
+            where = "WHERE NOT _deleted" if output.kind == "mirror" else ""
+            self.execute(st.insert_rows(q, table, staging, columns, where=where))
+        if output.kind == "fact" and output.entity:
+            view = q(f"{output.target}_current")
+            self.execute(st.current_view(q, view, table, columns, output.entity))
+
+    def audit(self) -> list[tuple[str, object, str]]:
+        """Run the audits whose tables exist; (target, id, problem) of every bad row.
+
+        Each failing row is logged at ERROR: the warehouse holds it, but something upstream
+        is wrong (a fact pointing at no dimension row, an impossible value).
+        """
+        existing = self.existing_relations()
+        bad: list[tuple[str, object, str]] = []
+        folder = resources.files("warehouse_loader").joinpath("audits")
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".sql"):
+                continue
+            text = entry.read_text()
+            needs = _header(text, "requires")
+            if not set(needs) <= existing:
+                continue
+            for target, ident, problem in self.execute(text):
+                log.error(
+                    "audit failed: %s id %s: %s",
+                    target,
+                    ident,
+                    problem,
+                    extra={"target": target, "key": ident, "problem": problem},
+                )
+                bad.append((str(target), ident, str(problem)))
+        return bad
+
+    @abc.abstractmethod
+    def existing_relations(self) -> set[str]:
+        """Names of the tables and views in the default schema."""
+
+
+def _header(text: str, name: str) -> list[str]:
+    for line in text.splitlines():
+        if line.startswith(f"-- {name}:"):
+            return [w.strip() for w in line.split(":", 1)[1].split(",") if w.strip()]
+    return []
