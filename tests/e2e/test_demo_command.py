@@ -35,6 +35,8 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PGCDC_")}
     env["PGCDC_DATA_DIR"] = str(data_dir)
     env["PGCDC_RAW_URI"] = str(data_dir / "raw")
+    env["PGCDC_PROCESSED_URI"] = str(data_dir / "processed")
+    env["PGCDC_WAREHOUSE_URI"] = str(data_dir / "warehouse.duckdb")
     run = subprocess.run(
         _pgcdc("demo", "run", "--scale", "0.05", "--duration", "3", "--rate", "20"),
         env=env,
@@ -45,7 +47,7 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
-    for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6", "demo done"):
+    for step in ("1/8", "2/8", "3/8", "4/8", "5/8", "6/8", "7/8", "8/8", "demo done"):
         assert step in out, out
     dsn = (data_dir / "pg" / "dsn").read_text().rsplit("/", 1)[0] + "/totesys"
     password = psycopg.conninfo.conninfo_to_dict(dsn)["password"]
@@ -54,7 +56,8 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
         row = conn.execute("SELECT count(*) FROM sales_order").fetchone()
         assert row is not None and row[0] > 0
     # the workload's changes reached the raw store
-    assert "captured 0 changes" not in out.split("6/6", 1)[1], out
+    assert "captured 0 changes" not in out.split("6/8", 1)[1], out
+    assert "current sales orders; revenue" in out and "GBP" in out, out
     assert any((data_dir / "raw").glob("public.sales_order/date=*/hour=*/*.parquet"))
     # a second run keeps the seeded data and still completes
     again = subprocess.run(
