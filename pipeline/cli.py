@@ -41,9 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgcdc", description="Change data capture from PostgreSQL into a lake and warehouse."
     )
-    sub = _add_pipeline_commands(
-        parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("config", help="show the resolved settings, secrets masked")
     _add_common(p)
@@ -53,28 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("snapshot", help="bootstrap: create the slot and copy every table as of it")
-    _add_common(p)
-    p.add_argument(
-        "--table",
-        action="append",
-        default=[],
-        help="re-snapshot this schema.table while capture runs (repeatable)",
-    )
-    p.add_argument("--workers", type=int, default=2, help="parallel copy connections")
-    p.add_argument("--chunk-pages", type=int, default=2048, help="8 kB heap pages per chunk")
-    p.set_defaults(func=cmd_snapshot)
-
-    p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
-    _add_common(p)
-    p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
-    p.add_argument("--flush-every", type=float, default=900.0, help="seconds (default 900)")
-    p.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds")
-    p.add_argument("--max-batch-rows", type=int, help="rows per batch (default 200,000)")
-    p.add_argument("--max-batch-bytes", type=int, help="wal2json bytes per batch (128 MiB)")
-    p.add_argument("--max-batch-seconds", type=float, help="seconds a batch stays open (60)")
-    p.add_argument("--no-create-slot", action="store_true", help="fail if the slot is missing")
-    p.set_defaults(func=cmd_capture)
+    _add_source_commands(sub)
+    _add_pipeline_commands(sub)
 
     demo = sub.add_parser("demo", help="the local totesys demo database").add_subparsers(
         dest="demo_command", required=True, metavar="DEMO_COMMAND"
@@ -104,6 +82,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="workload transactions/second")
     p.set_defaults(func=cmd_demo_run)
     return parser
+
+
+def _add_source_commands(sub: Any) -> None:
+    """``snapshot``, ``status`` and ``capture``: the commands that read the source."""
+    p = sub.add_parser("snapshot", help="bootstrap: create the slot and copy every table as of it")
+    _add_common(p)
+    p.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        help="re-snapshot this schema.table while capture runs (repeatable)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="parallel copy connections")
+    p.add_argument("--chunk-pages", type=int, default=2048, help="8 kB heap pages per chunk")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("status", help="slot safety and capture lag (non-zero exit past limits)")
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
+    _add_common(p)
+    p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
+    p.add_argument("--flush-every", type=float, default=900.0, help="seconds (default 900)")
+    p.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds")
+    p.add_argument("--max-batch-rows", type=int, help="rows per batch (default 200,000)")
+    p.add_argument("--max-batch-bytes", type=int, help="wal2json bytes per batch (128 MiB)")
+    p.add_argument("--max-batch-seconds", type=float, help="seconds a batch stays open (60)")
+    p.add_argument("--no-create-slot", action="store_true", help="fail if the slot is missing")
+    p.set_defaults(func=cmd_capture)
 
 
 def _add_pipeline_commands(sub: Any) -> Any:
@@ -194,6 +203,20 @@ def _snapshot_progress() -> Iterator[Callable[[str, int, int], None] | None]:
             bar.update(tasks[table], advance=size, description=f"{table}: {rows:,} rows")
 
         yield update
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the slot's figures; exit 1 when a threshold is crossed."""
+    from pipeline import service, status
+
+    found = status.slot_status(config.source_dsn(settings), service.raw_store(settings), settings)
+    status.report(found)
+    if args.json:
+        print(json.dumps(found.as_dict(), indent=2))
+    else:
+        for name, value in found.as_dict().items():
+            print(f"{name:>20}: {value}")
+    return EXIT_FAILED if found.problems else EXIT_OK
 
 
 def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:

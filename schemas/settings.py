@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         default=None, description="Endpoint of an S3-compatible server (e.g. a local emulator)."
     )
     aws_region: str | None = Field(default=None, description="AWS region for S3 and Secrets.")
+    max_slot_lag_bytes: int = Field(
+        default=1 << 30,
+        description="`pgcdc status` fails when the slot has more WAL than this not yet captured.",
+    )
     data_dir: Path = Field(
         default=Path("./pgcdc-data"),
         description="Local working folder: the embedded demo cluster lives under it.",
