@@ -31,9 +31,10 @@ from cdc_reader.dropped import dropped_tables
 from cdc_reader.source import connect, translate
 from cdc_reader.state import Intent, Position, StateStore, StoreStateStore
 from cdc_reader.tablebatch import TableBatch
+from cdc_reader.transaction import Begin, Commit
 from cdc_reader.wal2json import ColumnarDecoder
 from schemas import layout
-from schemas.changes import Begin, Commit, Message
+from schemas.changes import Message
 from schemas.errors import SourceError
 from schemas.lsn import Lsn
 from schemas.tables import TableFilter, TableName

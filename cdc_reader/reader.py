@@ -97,15 +97,29 @@ def peek_rows(
     upto: Lsn | None,
     fetch_size: int = 10_000,
 ) -> Iterator[tuple[str, str, str]]:
-    """Yield ``(lsn, xid, data)`` rows pending in the slot, committed before ``upto``."""
-    query = (
-        "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes("
-        "%s, %s::pg_lsn, NULL, VARIADIC %s::text[])"
-    )
+    """Yield ``(lsn, xid, data)`` rows pending in the slot, committed before ``upto``.
+
+    With libpq 17 or later the rows stream in chunks of ``fetch_size`` (chunked-rows
+    mode): the server sends the next chunk while the caller works on this one. Otherwise
+    a server-side cursor fetches them ``fetch_size`` at a time, one round trip each.
+    Either way the client holds about one chunk.
+    """
+    params = (slot, str(upto) if upto else None, options)
     try:
-        with conn.transaction(), conn.cursor(name=f"pgcdc_peek_{slot}") as cur:
-            cur.itersize = fetch_size
-            cur.execute(query, (slot, str(upto) if upto else None, options))
-            yield from cur
+        if psycopg.pq.version() >= _CHUNKED_ROWS_LIBPQ:
+            with conn.cursor() as cur:
+                yield from cur.stream(_PEEK, params, size=fetch_size)
+            return
+        with conn.transaction(), conn.cursor(name=f"pgcdc_peek_{slot}") as named:
+            named.itersize = fetch_size
+            named.execute(_PEEK, params)
+            yield from named
     except psycopg.Error as exc:
         raise translate(exc, f"reading changes from slot {slot}") from None
+
+
+_PEEK = (
+    "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes("
+    "%s, %s::pg_lsn, NULL, VARIADIC %s::text[])"
+)
+_CHUNKED_ROWS_LIBPQ = 170000

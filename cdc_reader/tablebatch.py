@@ -20,22 +20,35 @@ The layout is the raw store's: the table's own columns in table order, typed per
 
 A delete under ``REPLICA IDENTITY DEFAULT`` carries only the key: its other columns are NULL
 in the file. A truncate is one row with ``_op = 't'`` and every table column NULL.
+
+A change comes in parsed (``add_*``: the values JSON parsing gave) or, on the capture hot
+path, as the raw JSON tokens of its values (:meth:`TableBatchBuilder.add_tokens`, with the
+:class:`~cdc_reader.shape.Shape` its text matched). Both build to the same table: a batch
+of tokens only is converted in bulk (:mod:`schemas.pgtokens`), a batch holding parsed
+changes too parses its tokens first.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.errors import ConfigurationError, DecodeError
+from schemas.pgtokens import NULL, Numbers, token_value, tokens_to_arrow
 from schemas.pgtypes import PgKind, PgType, arrow_field, column_type, source_types_metadata
 from schemas.pgvalues import PgValueError, to_arrow
 from schemas.tables import TableName
 from schemas.tablespec import SpecMismatchError, TableSpec
+
+if TYPE_CHECKING:
+    from cdc_reader.shape import Shape
 
 _NAME = itemgetter("name")
 _TYPE = itemgetter("type")
@@ -58,13 +71,14 @@ _FIXED_WIDTH = frozenset(
         PgKind.INTERVAL,
     }
 )
+# Types whose bare JSON numbers the decoder reads as text in a table read exactly
+_NUMBER_TEXT_KINDS = (PgKind.DECIMAL, PgKind.NUMERIC_TEXT, PgKind.FLOAT4)
 METADATA_COLUMNS = ("_op", "_lsn", "_seq", "_xid", "_commit_ts", "_unchanged", "_old_key")
 NONFINITE_COLUMN = "_nonfinite"
 
 
-@dataclass(frozen=True, slots=True)
-class TxnInfo:
-    """What every change of one transaction shares."""
+class TxnInfo(NamedTuple):
+    """What every change of one transaction shares (a tuple: one is made per transaction)."""
 
     xid: int
     commit_lsn: int
@@ -97,10 +111,12 @@ class TableBatchBuilder:
     ``add_*`` either takes the whole change or raises and leaves the builder as it was, so
     a caller can refresh a stale spec and retry. Values are converted in :meth:`build`,
     column by column; a value that does not fit raises :class:`DecodeError` naming the
-    change's LSN, the table and the column.
+    change's LSN, the table and the column. With an ``executor``, every full chunk of
+    changes is converted on it while more come in (Arrow works without the GIL), and
+    :meth:`build` joins the pieces: the same table, converted sooner.
     """
 
-    def __init__(self, spec: TableSpec) -> None:
+    def __init__(self, spec: TableSpec, executor: Executor | None = None) -> None:
         clash = set(spec.names) & {*METADATA_COLUMNS, NONFINITE_COLUMN}
         if clash:
             raise ConfigurationError(
@@ -114,16 +130,25 @@ class TableBatchBuilder:
         self._has_decimal = any(_holds_decimal(t) for t in self._types)
         self.exact_text_needed = any(t.exact_text_needed for t in self._types)
         """Whether this table's numbers must be read from the JSON text, not as floats."""
-        # One list per column, appended to while the change's values are still in the CPU
-        # cache; holding plain values only, they cost the garbage collector nothing.
-        self._columns: list[list[Any]] = [[] for _ in spec.columns]
-        self._appends = [column.append for column in self._columns]
+        self._numbers = [_numbers(t, self.exact_text_needed) for t in self._types]
+        self._width = len(self._types)
+        self._null_row = (NULL,) * self._width
+        # Per change, its values in table order: parsed (a list; the rows in _parsed) or
+        # raw JSON tokens joined by _SEP into one string, which Arrow splits into
+        # columns in bulk: one Python object per change, nothing for the cyclic GC.
+        self._rows: list[Any] = []
+        self._parsed: list[int] = []
+        # Rows up to _submitted go to the executor in chunks, converted while more come.
+        self._executor = executor
+        self._submitted = 0
+        self._next_chunk = _CHUNK_ROWS if executor is not None else -1
+        self._chunks: list[Future[_Converted]] = []
         self._ops: list[str] = []
         self._seqs: list[int] = []
         self._lsns: list[str] = []
         self._runs: list[tuple[int, TxnInfo]] = []  # (first row, transaction)
         self._unchanged: dict[int, list[str]] = {}
-        self._old_keys: dict[int, list[Any]] = {}
+        self._old_keys: dict[int, Sequence[Any]] = {}  # parsed or tokens, like the row
 
     @property
     def rows(self) -> int:
@@ -131,12 +156,17 @@ class TableBatchBuilder:
         return len(self._ops)
 
     def last_change(self) -> tuple[list[Any], list[str], list[Any] | None]:
-        """The change added last: raw values in table order, unchanged columns, old key."""
+        """The change added last: values in table order, unchanged columns, old key."""
         index = len(self._ops) - 1
         if index < 0:
             raise IndexError("no change added yet")
-        row = [column[index] for column in self._columns]
-        return row, self._unchanged.get(index, []), self._old_keys.get(index)
+        row, old_key = self._rows[index], self._old_keys.get(index)
+        if not self._parsed or self._parsed[-1] != index:
+            row = self._parsed_row(_split(row, self._width), range(self._width), self._lsns[index])
+            if old_key is not None:
+                old_key = self._parsed_row(old_key, self._key_pos, self._lsns[index])
+        key = list(old_key) if old_key is not None else None
+        return list(row), self._unchanged.get(index, []), key
 
     def add_insert(self, columns: list[dict[str, Any]], txn: TxnInfo, seq: int, lsn: str) -> None:
         """An ``I`` change's ``columns``."""
@@ -182,16 +212,77 @@ class TableBatchBuilder:
 
     def add_truncate(self, txn: TxnInfo, seq: int, lsn: str) -> None:
         """A ``T`` change."""
-        self._append("t", (None,) * len(self._types), txn, seq, lsn)
+        self._store("t", _SEP.join(self._null_row), txn, seq, lsn)
+
+    def add_tokens(
+        self, shape: Shape, tokens: Sequence[str], txn: TxnInfo, seq: int, lsn: str
+    ) -> None:
+        """A change whose text matched ``shape`` (learned for this spec), as its value
+        tokens in the order of the shape's groups; what ``add_*`` makes of the parsed
+        change, without parsing it."""
+        if shape.complete:  # the common case, inline: the capture's hottest path
+            if not self._runs or self._runs[-1][1] is not txn:
+                self._runs.append((len(self._ops), txn))
+            self._rows.append(_SEP.join(tokens))
+            self._ops.append(shape.op)
+            self._seqs.append(seq)
+            self._lsns.append(lsn)
+            if len(self._rows) == self._next_chunk:
+                self._submit()
+            return
+        row: Sequence[str] = tokens
+        if not shape.in_order:
+            placed = list(self._null_row)
+            for pos, token in zip(shape.columns, tokens, strict=False):
+                placed[pos] = token
+            for pos, i in shape.fill:
+                placed[pos] = tokens[i]
+            row = placed
+        elif len(tokens) != self._width:
+            row = tokens[: self._width]
+        index = len(self._ops)
+        if shape.unchanged:
+            self._unchanged[index] = list(shape.unchanged)
+        if shape.key:
+            old_key = tuple(tokens[i] for i in shape.key)
+            if shape.op == "d" or not self._same_key(old_key, row, lsn):
+                self._old_keys[index] = old_key
+        self._store(shape.op, _SEP.join(row), txn, seq, lsn)
+
+    def _same_key(self, old_key: Sequence[str], row: Sequence[str], lsn: str) -> bool:
+        new_key = [row[p] for p in self._key_pos]
+        if list(old_key) == new_key:
+            return True
+        # Different text, maybe the same value (an update compares parsed values).
+        parsed = self._parsed_row(old_key, self._key_pos, lsn)
+        return parsed == self._parsed_row(new_key, self._key_pos, lsn)
 
     def _append(self, op: str, row: Sequence[Any], txn: TxnInfo, seq: int, lsn: str) -> None:
+        self._parsed.append(len(self._ops))
+        self._store(op, list(row), txn, seq, lsn)
+
+    def _store(self, op: str, row: str | list[Any], txn: TxnInfo, seq: int, lsn: str) -> None:
         if not self._runs or self._runs[-1][1] is not txn:
             self._runs.append((len(self._ops), txn))
-        for append, value in zip(self._appends, row, strict=True):
-            append(value)
+        self._rows.append(row)
         self._ops.append(op)
         self._seqs.append(seq)
         self._lsns.append(lsn)
+        if len(self._rows) == self._next_chunk:
+            self._submit()
+
+    def _submit(self) -> None:
+        """Hand the rows since the last chunk to the executor, for converting now."""
+        assert self._executor is not None
+        self._chunks.append(self._executor.submit(self._convert_rows, *self._chunk()))
+        self._submitted = len(self._rows)
+        self._next_chunk = self._submitted + _CHUNK_ROWS
+
+    def _chunk(self) -> tuple[list[Any], list[int], list[str]]:
+        """The rows not handed out yet: rows, which of them came parsed, their LSNs."""
+        start = self._submitted
+        parsed = self._parsed[bisect.bisect_left(self._parsed, start) :]
+        return self._rows[start:], [i - start for i in parsed], self._lsns[start:]
 
     def _row(self, columns: list[dict[str, Any]], lsn: str) -> tuple[Sequence[Any], list[str]]:
         """Values in table order, and the spec's columns the change did not carry."""
@@ -256,29 +347,96 @@ class TableBatchBuilder:
 
     def build(self) -> pa.Table:
         """The gathered changes as one table in the raw store's layout."""
-        columns = self._columns
+        parts, sizes = self._converted()
+        arrays = [_concat([part[0][j] for part in parts]) for j in range(self._width)]
         nonfinite: dict[int, list[tuple[str, str]]] = {}
-        arrays = []
-        for spec_column, pg, values in zip(self.spec.columns, self._types, columns, strict=True):
-            flags: dict[int, str] | None = {} if self._has_decimal else None
-            arrays.append(self._convert(values, pg, spec_column.name, flags))
-            for row, text in (flags or {}).items():
-                nonfinite.setdefault(row, []).append((spec_column.name, text))
+        offset = 0
+        for part, size in zip(parts, sizes, strict=True):
+            nonfinite.update((offset + row, flags) for row, flags in part[1].items())
+            offset += size
         fields = [arrow_field(c) for c in self.spec.columns]
         meta_arrays, meta_fields = self._metadata(nonfinite)
         schema = pa.schema(fields + meta_fields, metadata=source_types_metadata(self.spec))
         return pa.Table.from_arrays(arrays + meta_arrays, schema=schema)
 
-    def _convert(
-        self, values: Any, pg: PgType, column: str, flags: dict[int, str] | None = None
-    ) -> pa.Array:
+    def _converted(self) -> tuple[list[_Converted], list[int]]:
+        """Every row converted: the chunks, the rest, and how many rows each holds."""
+        sizes = [_CHUNK_ROWS] * len(self._chunks) + [len(self._rows) - self._submitted]
         try:
-            return to_arrow(values, pg, flags)
+            parts = [chunk.result() for chunk in self._chunks]
+            parts.append(self._convert_rows(*self._chunk()))
+        except Exception:
+            if not self._chunks:
+                raise
+            # A value does not fit: raise what converting all rows at once raises (for
+            # the first such value of the first column holding one), chunks or not.
+            return [self._convert_rows(self._rows, self._parsed, self._lsns)], [len(self._rows)]
+        return parts, sizes
+
+    def _convert_rows(self, rows: list[Any], parsed: list[int], lsns: list[str]) -> _Converted:
+        """Some rows' columns converted (row numbers relative to them, like ``parsed``,
+        the rows that came parsed): the arrays, and the NaN/Infinity a DECIMAL lost."""
+        columns = self._columns(rows, parsed, lsns)
+        nonfinite: dict[int, list[tuple[str, str]]] = {}
+        arrays = []
+        for i, (spec_column, values) in enumerate(zip(self.spec.columns, columns, strict=True)):
+            flags: dict[int, str] | None = {} if self._has_decimal else None
+            arrays.append(
+                self._convert(
+                    values, i, spec_column.name, parsed=bool(parsed), lsns=lsns, flags=flags
+                )
+            )
+            for row, text in (flags or {}).items():
+                nonfinite.setdefault(row, []).append((spec_column.name, text))
+        return arrays, nonfinite
+
+    def _columns(self, rows: list[Any], parsed: list[int], lsns: list[str]) -> list[Any]:
+        """The rows as columns: Arrow arrays of tokens when no change came parsed, else
+        lists of parsed values."""
+        width = self._width
+        if not parsed:
+            return _token_columns(rows, width)
+        if len(parsed) < len(rows):
+            came_parsed, every = set(parsed), range(width)
+            rows = [
+                row if i in came_parsed else self._parsed_row(_split(row, width), every, lsn)
+                for i, (row, lsn) in enumerate(zip(rows, lsns, strict=True))
+            ]
+        return [list(map(itemgetter(j), rows)) for j in range(width)]
+
+    def _parsed_row(self, tokens: Sequence[str], positions: Sequence[int], lsn: str) -> list[Any]:
+        """Token values as JSON parsing gives them (``positions``: their table columns)."""
+        try:
+            return [
+                token_value(t, self._numbers[p]) for t, p in zip(tokens, positions, strict=True)
+            ]
+        except ValueError as exc:
+            raise DecodeError(str(exc), lsn=lsn, table=str(self.spec.table)) from None
+
+    def _convert(
+        self,
+        values: Any,
+        pos: int,
+        column: str,
+        *,
+        parsed: bool,
+        lsns: Sequence[str],
+        flags: dict[int, str] | None = None,
+    ) -> pa.Array:
+        """A column converted, tokens or (``parsed``) values; ``lsns`` are those of the
+        values' rows, for naming the change whose value does not fit."""
+        pg = self._types[pos]
+        try:
+            if parsed:
+                return to_arrow(values, pg, flags)
+            return tokens_to_arrow(values, pg, self._numbers[pos], flags)
         except PgValueError as exc:
-            lsn = self._lsns[exc.index] if exc.index is not None else None
+            lsn = lsns[exc.index] if exc.index is not None else None
             raise DecodeError(
                 str(exc), lsn=lsn, table=str(self.spec.table), column=column
             ) from None
+        except ValueError as exc:  # a token no JSON parser reads
+            raise DecodeError(str(exc), table=str(self.spec.table), column=column) from None
 
     def _metadata(
         self, nonfinite: dict[int, list[tuple[str, str]]]
@@ -312,23 +470,40 @@ class TableBatchBuilder:
         fields = [arrow_field(self.spec.columns[p]) for p in self._key_pos]
         if not self._old_keys:
             return pa.nulls(n, pa.struct(fields))
-        per_key: list[list[Any]] = [[None] * n for _ in self._key_pos]
-        for row, key in self._old_keys.items():
-            for values, value in zip(per_key, key, strict=True):
-                values[row] = value
-        children = [
-            self._convert(values, self._types[p], f"_old_key.{self.spec.names[p]}")
-            for values, p in zip(per_key, self._key_pos, strict=True)
-        ]
-        absent = [True] * n
-        for row in self._old_keys:
-            absent[row] = False
-        mask = pa.array(absent, pa.bool_())
-        return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+        # Converted for the rows that have one, NULL elsewhere (like the row's own NULL)
+        rows = list(self._old_keys)
+        keys = list(self._old_keys.values())
+        if self._parsed:
+            parsed = set(self._parsed)
+            keys = [
+                key if row in parsed else self._parsed_row(key, self._key_pos, self._lsns[row])
+                for row, key in zip(rows, keys, strict=True)
+            ]
+        where: list[int | None] = [None] * n
+        for i, row in enumerate(rows):
+            where[row] = i
+        spread = pa.array(where, pa.int64())
+        children = []
+        lsns = [self._lsns[row] for row in rows]
+        for j, (p, field) in enumerate(zip(self._key_pos, fields, strict=True)):
+            name = f"_old_key.{field.name}"
+            values = self._convert(
+                [k[j] for k in keys], p, name, parsed=bool(self._parsed), lsns=lsns
+            )
+            children.append(values.take(spread))
+        return pa.StructArray.from_arrays(children, fields=fields, mask=spread.is_null())
 
 
 _COMMIT_TS = pa.timestamp("us", tz="UTC")
 _NONFINITE = pa.map_(pa.string(), pa.string())
+
+
+def _numbers(pg: PgType, exact: bool) -> Numbers:
+    """How the decoder reads a column's bare JSON numbers: numeric and real (type oids
+    1700 and 700) as their text in a table read exactly; any other number parsed."""
+    if pg.kind not in _NUMBER_TEXT_KINDS:
+        return Numbers.PARSED
+    return Numbers.TEXT if exact else Numbers.TEXT_IF_WIDE
 
 
 def _meta_names(builder: TableBatchBuilder) -> tuple[str, ...]:
@@ -343,6 +518,31 @@ def _sparse_array(sparse: dict[int, Any], n: int, type_: pa.DataType) -> pa.Arra
     for index, value in sparse.items():
         dense[index] = value
     return pa.array(dense, type_)
+
+
+_SEP = "\x1f"  # between a row's value tokens: valid JSON holds no raw control character
+_CHUNK_ROWS = 32_768  # rows converted at a time in the background, while more come
+_Converted = tuple[list[pa.Array], dict[int, list[tuple[str, str]]]]
+
+
+def _concat(arrays: list[pa.Array]) -> pa.Array:
+    """One contiguous array, as one conversion of every row would have made it."""
+    return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+
+
+def _split(row: str, width: int) -> list[str]:
+    return row.split(_SEP) if width else []
+
+
+def _token_columns(rows: list[str], width: int) -> list[pa.Array]:
+    """Rows of joined tokens as one string array per column, split in bulk by Arrow."""
+    if width <= 1:
+        return [pa.array(rows, pa.string())] * width
+    tokens = pc.split_pattern(pa.array(rows, pa.string()), _SEP).flatten()
+    if len(tokens) != len(rows) * width:
+        raise AssertionError("a row of tokens is not as wide as its table")
+    first = pa.array(range(0, len(tokens), width), pa.int64())
+    return [tokens.take(pc.add(first, j)) for j in range(width)]
 
 
 def _holds_decimal(pg: PgType) -> bool:

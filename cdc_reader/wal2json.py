@@ -33,13 +33,19 @@ What wal2json 2.5 does, as recorded in ``tests/fixtures/wal2json``:
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from cdc_reader import transaction
+from cdc_reader.shape import Shape, header_text
+from cdc_reader.shape import learn as learn_shape
 from cdc_reader.tablebatch import TableBatch, TableBatchBuilder, TxnInfo
 from schemas.changes import Begin, Change, Commit, Delete, Insert, Message, Truncate, Update
 from schemas.errors import DecodeError
@@ -81,6 +87,10 @@ _HEADER_SPAN = 512  # where a change's schema and table are; a longer header: pa
 _EXACT_MARKERS = ('"typeoid":1700,"value":', '"typeoid":700,"value":')
 _NUMBER = re.compile(r"-?[0-9][0-9.eE+-]*")
 _TYPE_TEXT = re.compile(r',"type":(.*?),"typeoid":')
+_MAX_SHAPES = 32  # shapes learned, or tried in vain, per table: a table has a few
+
+Event = transaction.Begin | transaction.Commit | Message
+"""What :meth:`ColumnarDecoder.feed` returns for a row that is not a row change."""
 
 
 def parse_message(
@@ -231,7 +241,9 @@ def _commit(message: dict[str, Any]) -> Commit:
     )
 
 
-def _message(message: dict[str, Any], lsn: str, txn: Begin | None, seq: int) -> Message:
+def _message(
+    message: dict[str, Any], lsn: str, txn: Begin | transaction.Begin | None, seq: int
+) -> Message:
     transactional = bool(message["transactional"])
     inside = txn if transactional else None
     return Message(
@@ -352,14 +364,29 @@ def _table_of(message: dict[str, Any]) -> TableName | None:
     return TableName(message["schema"], message["table"])
 
 
+@functools.cache
+def _background() -> ThreadPoolExecutor:
+    """The thread builders convert finished chunks of rows on (Arrow releases the GIL)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgcdc-convert")
+
+
+# A forked child has the executor but not its thread: it makes its own.
+os.register_at_fork(after_in_child=_background.cache_clear)
+
+
 class ColumnarDecoder:
     """The capture hot loop: peek rows in, per-table Arrow tables out.
 
     :meth:`feed` takes every row in order. Row changes go into one builder per table
     (``specs`` supplies a table's spec the first time it appears); ``B``, ``C`` and ``M`` rows
-    come back as events so the caller sees where transactions begin and end. No pydantic
-    object is made per change, two per transaction. :meth:`take` builds and hands out
-    everything gathered so far, at any point: a large transaction may span several takes.
+    come back as events so the caller sees where transactions begin and end (``B`` and
+    ``C`` as the plain tuples of :mod:`cdc_reader.transaction`). :meth:`take` builds and
+    hands out everything gathered so far, at any point: a large transaction may span
+    several takes.
+
+    Once a table's change of some kind (action, columns sent) has been parsed and
+    accepted, its :class:`~cdc_reader.shape.Shape` is known, and a later change whose text
+    matches it is stored as the raw tokens of its values without being parsed.
 
     A change that does not fit its table's spec raises
     :class:`~schemas.tablespec.SpecMismatchError` and is not consumed: the caller refreshes
@@ -371,8 +398,11 @@ class ColumnarDecoder:
         self._builders: dict[tuple[str, str], TableBatchBuilder] = {}
         self._done: list[TableBatch] = []
         self._exact: dict[tuple[str, str], str] = {}
+        self._shapes: dict[str, list[Shape]] = {}  # by the header's table text
+        self._last: dict[str, Shape] = {}  # by action: the shape the last such change had
+        self._unshaped: dict[tuple[str, str], int] = {}  # changes that taught no shape
         self._txn: TxnInfo | None = None
-        self._begin: Begin | None = None
+        self._begin: transaction.Begin | None = None
         self._seq = 0
         self.rows = 0
         """Row changes gathered since the last :meth:`take`."""
@@ -384,9 +414,36 @@ class ColumnarDecoder:
         """Whether a ``B`` was fed and its ``C`` not yet."""
         return self._txn is not None
 
-    def feed(self, lsn: str, xid: str, data: str | bytes) -> Begin | Commit | Message | None:
+    def feed(self, lsn: str, xid: str, data: str | bytes) -> Event | None:
         """Decode one peek row: None for a row change, else the ``B``/``C``/``M`` event."""
         text = data if isinstance(data, str) else data.decode()
+        txn = self._txn
+        if txn is not None and self._shapes:
+            shape, match = self._last.get(text[11:12]), None  # {"action":"I"...
+            if shape is not None:
+                match = shape.pattern.fullmatch(text)
+            if match is None:
+                shape, match = self._shaped(text)
+            if shape is not None and match is not None:
+                builder = self._builders[shape.name]
+                builder.add_tokens(shape, match.groups(), txn, self._seq, lsn)
+                self._seq += 1
+                self.rows += 1
+                self.nbytes += len(text)
+                return None
+        return self._parsed(lsn, text)
+
+    def _shaped(self, text: str) -> tuple[Shape | None, re.Match[str] | None]:
+        """The known shape the text matches (it becomes the first one tried), and the
+        match; the table's shapes are found by the header's table text."""
+        for shape in self._shapes.get(header_text(text) or "", ()):
+            match = shape.pattern.fullmatch(text)
+            if match is not None:
+                self._last[shape.action] = shape
+                return shape, match
+        return None, None
+
+    def _parsed(self, lsn: str, text: str) -> Event | None:
         exact = bool(self._exact) and any(
             text.find(header, 0, _HEADER_SPAN) >= 0 for header in self._exact.values()
         )
@@ -417,21 +474,56 @@ class ColumnarDecoder:
         txn = self._txn
         if txn is None:
             raise DecodeError("row change outside a transaction", lsn=lsn)
-        builder = self._builders.get((message["schema"], message["table"]))
+        key = (message["schema"], message["table"])
+        builder = self._builders.get(key)
         if builder is None:
-            builder = self._new_builder((message["schema"], message["table"]))
+            builder = self._new_builder(key)
         if builder.exact_text_needed and not exact:
             message = parse_message(text, exact=True, lsn=lsn)
-        action = message["action"]
-        if action == "I":
-            builder.add_insert(message["columns"], txn, self._seq, lsn)
+        shape = self._learn(message, text, builder, txn, lsn)
+        if shape is not None:
+            tokens = shape.pattern.fullmatch(text)
+            assert tokens is not None
+            builder.add_tokens(shape, tokens.groups(), txn, self._seq, lsn)
         else:
             _add(builder, message, txn, self._seq, lsn)
         self._seq += 1
         self.rows += 1
         self.nbytes += len(text)
 
-    def _event(self, message: dict[str, Any], lsn: str) -> Begin | Commit | Message:
+    def _learn(
+        self,
+        message: dict[str, Any],
+        text: str,
+        builder: TableBatchBuilder,
+        txn: TxnInfo,
+        lsn: str,
+    ) -> Shape | None:
+        """The shape of a change no known shape matched, kept when the builder makes of
+        its tokens exactly what it makes of the parsed change."""
+        table, key = builder.spec.table, (message["schema"], message["table"])
+        tried = self._unshaped.get(key, 0)
+        if tried >= _MAX_SHAPES or message["action"] == "T" or key != (table.schema, table.name):
+            return None
+        shape = learn_shape(message, text, builder.spec, key)
+        if shape is None or shape.header != header_text(text):
+            self._unshaped[key] = self._unshaped.get(key, 0) + 1
+            return None
+        match = shape.pattern.fullmatch(text)
+        parsed, tokens = TableBatchBuilder(builder.spec), TableBatchBuilder(builder.spec)
+        try:
+            _add(parsed, message, txn, 0, lsn)
+            tokens.add_tokens(shape, match.groups() if match else (), txn, 0, lsn)
+        except DecodeError:
+            return None  # refused: the parsed change raises again, for the caller
+        if parsed.last_change() != tokens.last_change():
+            self._unshaped[key] = self._unshaped.get(key, 0) + 1
+            return None
+        self._shapes.setdefault(shape.header, []).append(shape)
+        self._unshaped[key] = self._unshaped.get(key, 0) + 1  # a table has few shapes
+        return shape
+
+    def _event(self, message: dict[str, Any], lsn: str) -> Event:
         action = message["action"]
         if action == "B":
             return self._open(message, lsn)
@@ -441,28 +533,27 @@ class ColumnarDecoder:
             return self._message(message, lsn)
         raise DecodeError(f"unknown wal2json action {action!r}", lsn=lsn)
 
-    def _open(self, message: dict[str, Any], lsn: str) -> Begin:
+    def _open(self, message: dict[str, Any], lsn: str) -> transaction.Begin:
         if self._txn is not None:
             raise DecodeError("BEGIN inside an open transaction", lsn=lsn)
-        begin = Begin(
-            xid=message["xid"],
-            first_lsn=_lsn(lsn),
-            commit_lsn=_lsn(message["nextlsn"]),
-            commit_ts=commit_timestamp(message["timestamp"]),
-        )
-        ts_us = (begin.commit_ts - _EPOCH) // _MICROSECOND
-        self._txn = TxnInfo(begin.xid, int(begin.commit_lsn), ts_us)
+        first, commit = _lsn(lsn), _lsn(message["nextlsn"])
+        xid, commit_ts = message["xid"], commit_timestamp(message["timestamp"])
+        if type(xid) is not int:  # what the event model accepts for one, or its error
+            xid = Begin(xid=xid, first_lsn=first, commit_lsn=commit, commit_ts=commit_ts).xid
+        begin = transaction.Begin(xid, first, commit, commit_ts)
+        ts_us = (commit_ts - _EPOCH) // _MICROSECOND
+        self._txn = TxnInfo(xid, int(begin.commit_lsn), ts_us)
         self._begin, self._seq = begin, 0
         return begin
 
-    def _close(self, message: dict[str, Any], lsn: str) -> Commit:
+    def _close(self, message: dict[str, Any], lsn: str) -> transaction.Commit:
         begin = self._begin
         if begin is None:
             raise DecodeError("COMMIT without a transaction", lsn=lsn)
         if message["xid"] != begin.xid or _lsn(message["nextlsn"]) != begin.commit_lsn:
             raise DecodeError(f"COMMIT does not match BEGIN of xid {begin.xid}", lsn=lsn)
         self._txn = self._begin = None
-        return Commit(xid=begin.xid, commit_lsn=begin.commit_lsn, commit_ts=begin.commit_ts)
+        return transaction.Commit(begin.xid, begin.commit_lsn, begin.commit_ts)
 
     def _message(self, message: dict[str, Any], lsn: str) -> Message:
         event = _message(message, lsn, self._begin, self._seq)
@@ -471,7 +562,7 @@ class ColumnarDecoder:
         return event
 
     def _new_builder(self, key: tuple[str, str]) -> TableBatchBuilder:
-        builder = TableBatchBuilder(self._specs(TableName(*key)))
+        builder = TableBatchBuilder(self._specs(TableName(*key)), _background())
         self._install(builder)
         return builder
 
@@ -480,11 +571,20 @@ class ColumnarDecoder:
         key = (table.schema, table.name)
         self._builders[key] = builder
         self._exact.pop(key, None)
+        self._forget_shapes(key)
         if builder.exact_text_needed:
             # A change's own header, as wal2json writes it: no JSON string value can hold
             # this text unescaped, so finding it means "a change of this table".
             schema, name = (orjson.dumps(part).decode() for part in key)
             self._exact[key] = f'"schema":{schema},"table":{name},'
+
+    def _forget_shapes(self, key: tuple[str, str]) -> None:
+        """Shapes were learned under the table's old spec: learn them again."""
+        self._unshaped.pop(key, None)
+        for text, shapes in list(self._shapes.items()):
+            if shapes[0].name == key:
+                del self._shapes[text]
+        self._last = {a: s for a, s in self._last.items() if s.name != key}
 
     def set_spec(self, spec: TableSpec) -> None:
         """Use ``spec`` for the table's next changes; those gathered keep their own."""
@@ -492,7 +592,7 @@ class ColumnarDecoder:
         old = self._builders.get((table.schema, table.name))
         if old is not None and old.rows:
             self._done.append(TableBatch(old.spec.table, old.spec, old.build()))
-        self._install(TableBatchBuilder(spec))
+        self._install(TableBatchBuilder(spec, _background()))
 
     def take(self) -> list[TableBatch]:
         """Everything gathered, built into Arrow tables (one per table and spec), in the
@@ -502,6 +602,8 @@ class ColumnarDecoder:
         for builder in self._builders.values():
             if builder.rows:
                 batches.append(TableBatch(builder.spec.table, builder.spec, builder.build()))
-        self._builders = {k: TableBatchBuilder(b.spec) for k, b in self._builders.items()}
+        self._builders = {
+            k: TableBatchBuilder(b.spec, _background()) for k, b in self._builders.items()
+        }
         self.rows = self.nbytes = 0
         return batches

@@ -24,6 +24,7 @@ from schemas.pgtypes import PgKind, PgType
 
 NONFINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 """Postgres numeric values DECIMAL cannot hold."""
+_NONFINITE_TEXTS = pa.array(sorted(NONFINITE))
 _DATE_FAST = r"^\d{4}-\d\d-\d\d$"
 _TIMESTAMP_FAST = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$"
 _TIMESTAMPTZ_FAST = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$"
@@ -92,7 +93,7 @@ def _locate(values: Sequence[Any], check: Callable[[Any], object], what: str) ->
             continue
         try:
             check(value)
-        except (*_ARROW_ERRORS, ValueError, TypeError, KeyError) as exc:
+        except (*_ARROW_ERRORS, ValueError, TypeError, KeyError, AttributeError) as exc:
             return PgValueError(f"not a valid {what}: {value!r} ({exc})", i)
     return PgValueError(f"column does not convert to {what}", None)
 
@@ -155,20 +156,28 @@ def _one_bool(value: Any) -> bool:
 def _decimal_column(
     values: Sequence[Any], pg: PgType, nonfinite: dict[int, str] | None
 ) -> pa.Array:
-    target = pg.arrow_type
     try:
         texts = pa.array(values, pa.string())
     except _ARROW_ERRORS:
         return _decimal_from_numbers(values, pg)
-    special = pc.indices_nonzero(pc.is_in(texts, pa.array(sorted(NONFINITE)))).to_pylist()
+    return decimal_from_text(texts, pg, nonfinite)
+
+
+def decimal_from_text(texts: pa.Array, pg: PgType, nonfinite: dict[int, str] | None) -> pa.Array:
+    """A DECIMAL column from Postgres text (a string array): what :func:`to_arrow` makes
+    of the same strings."""
+    target = pg.arrow_type
+    special = pc.indices_nonzero(pc.is_in(texts, _NONFINITE_TEXTS)).to_pylist()
     if special:
         if nonfinite is None:
-            raise PgValueError(f"{pg.text} cannot hold {values[special[0]]}", special[0])
-        nonfinite.update((i, values[i]) for i in special)
-        texts = pc.if_else(pc.is_in(texts, pa.array(sorted(NONFINITE))), None, texts)
+            first = texts[special[0]].as_py()
+            raise PgValueError(f"{pg.text} cannot hold {first}", special[0])
+        nonfinite.update(zip(special, texts.take(special).to_pylist(), strict=True))
+        texts = pc.if_else(pc.is_in(texts, _NONFINITE_TEXTS), None, texts)
     try:
         return texts.cast(target)
     except _ARROW_ERRORS:
+        values = texts.to_pylist()
         raise _locate(values, lambda v: pa.array([v]).cast(target), str(target)) from None
 
 
