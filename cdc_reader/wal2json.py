@@ -88,6 +88,12 @@ _EXACT_MARKERS = ('"typeoid":1700,"value":', '"typeoid":700,"value":')
 _NUMBER = re.compile(r"-?[0-9][0-9.eE+-]*")
 _TYPE_TEXT = re.compile(r',"type":(.*?),"typeoid":')
 _MAX_SHAPES = 32  # shapes learned, or tried in vain, per table: a table has a few
+# BEGIN and COMMIT as wal2json writes them with PLUGIN_OPTIONS: read without parsing
+_BOUNDARY = re.compile(
+    r'\{"action":"([BC])","xid":(0|[1-9][0-9]{0,19}+),"timestamp":"([^"\\\x00-\x1f]*+)",'
+    r'"lsn":"[0-9A-F]{1,8}+/[0-9A-F]{1,8}+","nextlsn":"([0-9A-F]{1,8}+/[0-9A-F]{1,8}+)"\}'
+)
+_BOUNDARY_ACTIONS = frozenset("BC")
 
 Event = transaction.Begin | transaction.Commit | Message
 """What :meth:`ColumnarDecoder.feed` returns for a row that is not a row change."""
@@ -403,6 +409,7 @@ class ColumnarDecoder:
         self._unshaped: dict[tuple[str, str], int] = {}  # changes that taught no shape
         self._txn: TxnInfo | None = None
         self._begin: transaction.Begin | None = None
+        self._next = ""  # the open transaction's nextlsn, as its BEGIN wrote it
         self._seq = 0
         self.rows = 0
         """Row changes gathered since the last :meth:`take`."""
@@ -417,9 +424,13 @@ class ColumnarDecoder:
     def feed(self, lsn: str, xid: str, data: str | bytes) -> Event | None:
         """Decode one peek row: None for a row change, else the ``B``/``C``/``M`` event."""
         text = data if isinstance(data, str) else data.decode()
-        txn = self._txn
-        if txn is not None and self._shapes:
-            shape, match = self._last.get(text[11:12]), None  # {"action":"I"...
+        action, txn = text[11:12], self._txn  # {"action":"I",... as wal2json writes it
+        if action in _BOUNDARY_ACTIONS:
+            boundary = _BOUNDARY.fullmatch(text)
+            if boundary is not None:
+                return self._boundary(boundary, lsn, text)
+        elif txn is not None and self._shapes:
+            shape, match = self._last.get(action), None
             if shape is not None:
                 match = shape.pattern.fullmatch(text)
             if match is None:
@@ -533,24 +544,45 @@ class ColumnarDecoder:
             return self._message(message, lsn)
         raise DecodeError(f"unknown wal2json action {action!r}", lsn=lsn)
 
+    def _boundary(self, match: re.Match[str], lsn: str, text: str) -> Event:
+        """A ``B`` or ``C`` row of the plain form, read from its text (no JSON parsing)."""
+        action, xid, stamp, nextlsn = match.groups()
+        if action == "B":
+            event: Event = self._open_with(int(xid), stamp, nextlsn, lsn)
+        else:
+            event = self._close_with(int(xid), nextlsn, lsn)
+        self.nbytes += len(text)
+        return event
+
     def _open(self, message: dict[str, Any], lsn: str) -> transaction.Begin:
         if self._txn is not None:
             raise DecodeError("BEGIN inside an open transaction", lsn=lsn)
-        first, commit = _lsn(lsn), _lsn(message["nextlsn"])
-        xid, commit_ts = message["xid"], commit_timestamp(message["timestamp"])
+        return self._open_with(message["xid"], message["timestamp"], message["nextlsn"], lsn)
+
+    def _open_with(self, xid: Any, stamp: str, nextlsn: str, lsn: str) -> transaction.Begin:
+        if self._txn is not None:
+            raise DecodeError("BEGIN inside an open transaction", lsn=lsn)
+        first, commit = _lsn(lsn), _lsn(nextlsn)
+        commit_ts = commit_timestamp(stamp)
         if type(xid) is not int:  # what the event model accepts for one, or its error
             xid = Begin(xid=xid, first_lsn=first, commit_lsn=commit, commit_ts=commit_ts).xid
         begin = transaction.Begin(xid, first, commit, commit_ts)
         ts_us = (commit_ts - _EPOCH) // _MICROSECOND
-        self._txn = TxnInfo(xid, int(begin.commit_lsn), ts_us)
-        self._begin, self._seq = begin, 0
+        self._txn = TxnInfo(xid, int(commit), ts_us)
+        self._begin, self._next, self._seq = begin, nextlsn, 0
         return begin
 
     def _close(self, message: dict[str, Any], lsn: str) -> transaction.Commit:
+        if self._begin is None:
+            raise DecodeError("COMMIT without a transaction", lsn=lsn)
+        return self._close_with(message["xid"], message["nextlsn"], lsn)
+
+    def _close_with(self, xid: Any, nextlsn: str, lsn: str) -> transaction.Commit:
         begin = self._begin
         if begin is None:
             raise DecodeError("COMMIT without a transaction", lsn=lsn)
-        if message["xid"] != begin.xid or _lsn(message["nextlsn"]) != begin.commit_lsn:
+        # the same text as the BEGIN's is the same LSN; other text may be too
+        if xid != begin.xid or (nextlsn != self._next and _lsn(nextlsn) != begin.commit_lsn):
             raise DecodeError(f"COMMIT does not match BEGIN of xid {begin.xid}", lsn=lsn)
         self._txn = self._begin = None
         return transaction.Commit(begin.xid, begin.commit_lsn, begin.commit_ts)

@@ -7,6 +7,7 @@ is decoded with shapes and without, and the Parquet files compared byte for byte
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,16 @@ def test_begin_and_commit_are_plain_tuples_with_the_event_fields() -> None:
     # an xid the event model would coerce is coerced the same way
     quoted = BEGIN[2].replace(f'"xid":{begin.xid},', f'"xid":"{begin.xid}",')
     assert ColumnarDecoder(specs().__getitem__).feed(BEGIN[0], BEGIN[1], quoted) == begin
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_begin_and_commit_read_from_their_text_are_what_parsing_gives(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def events() -> list[Any]:
+        decoder = ColumnarDecoder(specs().__getitem__)
+        return [decoder.feed(*row) for row in rows(name)]
+
+    fast = events()
+    monkeypatch.setattr(wal2json, "_BOUNDARY", re.compile("(?!)"))
+    assert events() == fast
