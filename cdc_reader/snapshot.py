@@ -127,21 +127,24 @@ def snapshot(
     ):
         specs = _specs(dsn, snapshot_name, options)
         result = SnapshotResult(lsn)
-        chunks = _plan(dsn, snapshot_name, specs, options.chunk_pages)
-        taken_at = dt.datetime.now(dt.UTC)
-        copier = _Copier(
-            dsn=dsn,
-            raw=raw,
-            slot_name=options.slot,
-            snapshot_name=snapshot_name,
-            lsn=lsn,
-            taken_at=taken_at,
-            result=result,
-            progress=progress,
-        )
-        copier.run(chunks, options.workers)
-        for spec in specs.values():
-            _write_manifest(raw, spec, lsn, copier.parts_of(spec.table), result)
+        with connect(dsn, doing="locking the snapshot's tables") as holder:
+            specs = _hold_tables(holder, snapshot_name, specs, explicit=resnapshot)
+            chunks = _plan(dsn, snapshot_name, specs, options.chunk_pages)
+            taken_at = dt.datetime.now(dt.UTC)
+            copier = _Copier(
+                holder=holder,
+                dsn=dsn,
+                raw=raw,
+                slot_name=options.slot,
+                snapshot_name=snapshot_name,
+                lsn=lsn,
+                taken_at=taken_at,
+                result=result,
+                progress=progress,
+            )
+            copier.run(chunks, options.workers)
+            for spec in specs.values():
+                _write_manifest(raw, spec, lsn, copier.parts_of(spec.table), result)
     if not resnapshot:
         state.save_position(
             Position(
@@ -214,8 +217,21 @@ class _exported:  # noqa: N801 - used as a context manager, like contextlib's he
             slot.drop_slot(ctl, name)
 
 
-def _in_snapshot(conn: psycopg.Connection[Any], snapshot_name: str) -> None:
+# How long a copy waits for a table's lock before copying through the connection that holds
+# it: a DDL statement queued behind the snapshot's lock makes later lock requests wait too.
+_LOCK_TIMEOUT = "1s"
+
+
+class _LockBusyError(Exception):
+    """A worker could not lock a table in time: a DDL statement is queued for it."""
+
+
+def _in_snapshot(
+    conn: psycopg.Connection[Any], snapshot_name: str, *, lock_timeout: str | None = None
+) -> None:
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    if lock_timeout:
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout)))
     try:
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_name)))
     except psycopg.Error as exc:
@@ -247,6 +263,47 @@ def _specs(dsn: str, snapshot_name: str, options: SnapshotOptions) -> dict[Table
         specs = {t: specs[t] for t in options.tables}
     require_identity(specs)
     return specs
+
+
+def _hold_tables(
+    conn: psycopg.Connection[Any],
+    snapshot_name: str,
+    specs: dict[TableName, TableSpec],
+    *,
+    explicit: bool,
+) -> dict[TableName, TableSpec]:
+    """Take ACCESS SHARE locks on the tables for as long as ``conn``'s transaction lives.
+
+    As pg_dump does: a concurrent ``DROP TABLE`` or ``ALTER TABLE`` then waits for the copy
+    instead of making it fail half-way (the copy reads the table's rows as of the snapshot,
+    but its definition as of now). A table dropped between the slot's creation and these
+    locks no longer exists to be read: it is left out with a warning (or, when it was asked
+    for by name, the re-snapshot fails saying so).
+    """
+    _in_snapshot(conn, snapshot_name)
+    held: dict[TableName, TableSpec] = {}
+    for table, spec in sorted(specs.items()):
+        conn.execute("SAVEPOINT pgcdc_lock")
+        try:
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+                    sql.Identifier(table.schema, table.name)
+                )
+            )
+        except psycopg.errors.UndefinedTable:
+            conn.execute("ROLLBACK TO SAVEPOINT pgcdc_lock")
+            if explicit:
+                raise SourceError(f"table {table} was dropped before it could be copied") from None
+            log.warning(
+                "table dropped after the slot was created: not in the snapshot",
+                extra={"table": str(table)},
+            )
+            continue
+        conn.execute("RELEASE SAVEPOINT pgcdc_lock")
+        held[table] = spec
+    if not held:
+        raise SourceError("every table to snapshot was dropped before it could be copied")
+    return held
 
 
 def _one_bool(conn: psycopg.Connection[Any], query: LiteralString, value: str) -> bool:
@@ -287,6 +344,7 @@ class _Copier:
     def __init__(
         self,
         *,
+        holder: psycopg.Connection[Any],
         dsn: str,
         raw: Store,
         slot_name: str,
@@ -300,6 +358,7 @@ class _Copier:
         self.slot = slot_name
         self.taken_at, self.result, self.progress = taken_at, result, progress
         self.lock = threading.Lock()
+        self.holder, self.holder_lock = holder, threading.Lock()
         self.parts: dict[TableName, list[tuple[str, int]]] = {}
         self.errors: list[BaseException] = []
 
@@ -330,7 +389,7 @@ class _Copier:
         while not self.errors:
             try:
                 with connect(self.dsn, doing="copying a snapshot chunk") as conn:
-                    _in_snapshot(conn, self.snapshot_name)
+                    _in_snapshot(conn, self.snapshot_name, lock_timeout=_LOCK_TIMEOUT)
                     while not self.errors:
                         try:
                             chunk = todo.get_nowait()
@@ -356,10 +415,20 @@ class _Copier:
 
     def _copy(self, conn: psycopg.Connection[Any], chunk: _Chunk) -> None:
         psql = shutil.which("psql")
-        if psql:
-            data = _copy_csv_psql(psql, self.dsn, self.snapshot_name, chunk)
-        else:
-            data = _copy_csv(conn, chunk)
+        try:
+            if psql:
+                data = _copy_csv_psql(psql, self.dsn, self.snapshot_name, chunk)
+            else:
+                data = _copy_csv(conn, chunk, savepoint=True)
+        except _LockBusyError:
+            # A DROP/ALTER waits for the snapshot's lock, and new lock requests queue
+            # behind it: the holder already has the lock, so it copies the chunk.
+            log.info(
+                "table locked by a waiting DDL statement: copying through the lock holder",
+                extra={"table": str(chunk.spec.table), "part": chunk.part},
+            )
+            with self.holder_lock:
+                data = _copy_csv(self.holder, chunk)
         table = _to_arrow(data, chunk.spec, self.lsn, self.taken_at)
         key = layout.snapshot_file_key(chunk.spec.table, self.lsn, chunk.part)
         size = self.raw.write_parquet(key, table)
@@ -408,24 +477,41 @@ def _copy_csv_psql(psql: str, dsn: str, snapshot_name: str, chunk: _Chunk) -> pa
     set_snapshot = (
         sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_name)).as_string(None)
     )
-    args = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", psycopg.conninfo.make_conninfo(**info)]
+    args = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"]
+    args += ["-d", psycopg.conninfo.make_conninfo(**info)]
     args += ["-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "-c", set_snapshot]
-    args += ["-c", query]
+    args += ["-c", f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'", "-c", query]
     done = subprocess.run(args, env=env, capture_output=True, check=False)
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()
+        if any(line.startswith("ERROR:  55P03") for line in reason):  # lock_not_available
+            raise _LockBusyError(str(chunk.spec.table))
         raise SourceError(f"copying {chunk.spec.table} (part {chunk.part}): {'; '.join(reason)}")
     return pa.py_buffer(done.stdout)
 
 
-def _copy_csv(conn: psycopg.Connection[Any], chunk: _Chunk) -> pa.Buffer:
-    """The chunk's rows as Postgres CSV (NULL unquoted-empty, empty string quoted)."""
+def _copy_csv(
+    conn: psycopg.Connection[Any], chunk: _Chunk, *, savepoint: bool = False
+) -> pa.Buffer:
+    """The chunk's rows as Postgres CSV (NULL unquoted-empty, empty string quoted).
+
+    With ``savepoint``, a lock timeout leaves the transaction usable and raises _LockBusyError.
+    """
     query = _copy_query(chunk)
     buffer = io.BytesIO()
     try:
+        if savepoint:
+            conn.execute("SAVEPOINT pgcdc_copy")
         with conn.cursor() as cur, cur.copy(query) as copy:
             for block in copy:
                 buffer.write(block)
+        if savepoint:
+            conn.execute("RELEASE SAVEPOINT pgcdc_copy")
+    except psycopg.errors.LockNotAvailable as exc:
+        if not savepoint:
+            raise translate(exc, f"copying {chunk.spec.table} (part {chunk.part})") from None
+        conn.execute("ROLLBACK TO SAVEPOINT pgcdc_copy")
+        raise _LockBusyError(str(chunk.spec.table)) from None
     except psycopg.Error as exc:
         raise translate(exc, f"copying {chunk.spec.table} (part {chunk.part})") from None
     return pa.py_buffer(buffer.getbuffer())  # no copy of the chunk's text

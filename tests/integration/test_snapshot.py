@@ -178,3 +178,62 @@ def test_missing_select_privilege_fails_cleanly(
         pg_server.drop_database(str(conninfo_to_dict(pg_dsn)["dbname"]))
         with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_drop_table_during_snapshot_waits_for_the_copy(
+    pg_dsn: str, slot_name: str, raw: Store
+) -> None:
+    """The snapshot holds ACCESS SHARE locks, so a DROP TABLE issued during the copy waits
+    for it instead of making the table's copy fail half-way."""
+    init_demo(pg_dsn, scale=0.05)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE doomed (id int PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO doomed SELECT g, 'row ' || g FROM generate_series(1, 50) g")
+    dropper_done = threading.Event()
+    drop_errors: list[BaseException] = []
+    waited: list[bool] = []
+
+    def drop() -> None:
+        try:
+            with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                # bounded: were the copy to wait behind this DROP, the test fails, not hangs
+                conn.execute("SET lock_timeout = '30s'")
+                conn.execute("DROP TABLE doomed")
+        except BaseException as exc:
+            drop_errors.append(exc)
+        finally:
+            dropper_done.set()
+
+    dropper = threading.Thread(target=drop)
+
+    def progress(table: str, rows: int, size: int) -> None:
+        if dropper.is_alive() or dropper_done.is_set():
+            return
+        dropper.start()
+        deadline = time.monotonic() + 10
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            while time.monotonic() < deadline and not dropper_done.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE query = 'DROP TABLE doomed' AND wait_event_type = 'Lock'"
+                ).fetchone()
+                if row and row[0]:
+                    waited.append(True)
+                    return
+                time.sleep(0.05)
+
+    result = snapshot(
+        pg_dsn,
+        raw,
+        SnapshotOptions(slot=slot_name, chunk_pages=1, workers=1),
+        progress=progress,
+    )
+    dropper.join(timeout=30)
+    assert not drop_errors, drop_errors
+    assert waited == [True], "the DROP did not wait for the snapshot's lock"
+    assert result.rows["public.doomed"] == 50
+    manifests = [k for k in raw.list_keys("public.doomed") if k.endswith(layout.SNAPSHOT_MANIFEST)]
+    assert len(manifests) == 1
+    with psycopg.connect(pg_dsn) as conn:
+        gone = conn.execute("SELECT to_regclass('public.doomed') IS NULL").fetchone()
+    assert gone == (True,)
