@@ -91,18 +91,21 @@ def test_follow_captures_continuously_and_stops_on_sigterm(
         conn.execute("CREATE TABLE live (id int PRIMARY KEY, v text)")
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot_name,))
     env = settings_env(pg_dsn, raw, slot_name)
-    with Following(env, flush_every=0.5) as follow:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            for i in range(3):
-                conn.execute("INSERT INTO live VALUES (%s, 'x')", (i,))
-                time.sleep(0.3)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if len(reconstruct(raw, TableName("public", "live"), ["id"])) == 3:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("follow mode did not capture the rows")
+    # each row is committed only once the one before it is in the raw store, so the rows
+    # arrive in different drains however slowly the process starts
+    with (
+        Following(env, flush_every=0.5) as follow,
+        psycopg.connect(pg_dsn, autocommit=True) as conn,
+    ):
+        for i in range(3):
+            conn.execute("INSERT INTO live VALUES (%s, 'x')", (i,))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if len(reconstruct(raw, TableName("public", "live"), ["id"])) == i + 1:
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError(f"follow mode did not capture row {i}")
     assert follow.returncode == 0, follow.stderr
     err = follow.stderr
     drains = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
