@@ -72,7 +72,7 @@ def load(processed: Store, warehouse: Warehouse) -> LoadResult:
         if warehouse.apply(batch, data):
             result.batches += 1
             result.rows += sum(t.num_rows for _, t in data)
-            result.problems += warehouse.audit()
+            result.problems += warehouse.audit(data)
         result.loaded_up_to = batch.run
     result.audit_failures = len(result.problems)
     result.seconds = time.monotonic() - began

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from importlib import resources
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.processed import Batch, Output, mirror_table
 from schemas.tables import TableName
@@ -94,6 +95,7 @@ class Warehouse(abc.ABC):
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {table.rsplit('.', 1)[0]}")
         types = [t for t in self.column_types(staging, rows) if t[0] != "_deleted"]
         self.execute(st.create_table(q, table, types, output.key))
+        self._add_new_columns(output, table, types)
         if output.kind in ("fact", "quarantine"):
             self.execute(st.insert_new(q, table, staging, columns, output.key))
         elif output.kind == "mirror" and output.replace:
@@ -107,36 +109,95 @@ class Warehouse(abc.ABC):
             view = q(f"{output.target}_current")
             self.execute(st.current_view(q, view, table, columns, output.entity))
 
-    def audit(self) -> list[tuple[str, object, str]]:
-        """Run the audits whose tables exist; (target, id, problem) of every bad row.
+    def _add_new_columns(
+        self, output: Output, table: str, types: Sequence[tuple[str, str]]
+    ) -> None:
+        """Add the output's columns the table lacks (the source gained a column, or a model
+        file a new one); rows loaded before keep NULL in them. Idempotent."""
+        schema, name = self._table_name(output)
+        have = set(self.table_columns(schema, name))
+        for column, sql_type in types:
+            if column not in have:
+                log.info(
+                    "adding column %s to %s", column, output.target, extra={"table": output.target}
+                )
+                self.execute(f"ALTER TABLE {table} ADD COLUMN {self.quote(column)} {sql_type}")
 
-        Each failing row is logged at ERROR: the warehouse holds it, but something upstream
-        is wrong (a fact pointing at no dimension row, an impossible value).
+    def _table_name(self, output: Output) -> tuple[str | None, str]:
+        """(schema, table) of an output's warehouse table; schema None: the default one."""
+        if output.kind == "mirror":
+            name = mirror_table(TableName(*output.target.split(".", 1)))
+            return name.schema, name.name
+        return None, output.target
+
+    def table_columns(self, schema: str | None, name: str) -> list[str]:
+        """Column names of a table (``schema`` None: the default schema), in order."""
+        p = self.param
+        where = f"table_schema = {p}" if schema is not None else "table_schema = current_schema()"
+        params: list[object] = [schema] if schema is not None else []
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE {where} AND table_name = {p} ORDER BY ordinal_position",
+            [*params, name],
+        )
+        return [str(r[0]) for r in rows]
+
+    def audit(self, data: Sequence[tuple[Output, pa.Table]] = ()) -> list[tuple[str, object, str]]:
+        """Run the audits whose tables exist over the batch ``data`` just applied; (target, id,
+        problem) of every bad row.
+
+        An audit checks the current version of each entity the batch brought fact rows for
+        (the ids are staged as ``pgcdc_audit_scope``): a fact changes only by a new version,
+        and dimensions only gain or update rows, so a problem can appear only there, and the
+        cost follows the batch, not the warehouse. Each failing row is logged at ERROR: the
+        warehouse holds it, but something upstream is wrong (a fact pointing at no dimension
+        row, an impossible value).
         """
         existing = self.existing_relations()
         bad: list[tuple[str, object, str]] = []
         folder = resources.files("warehouse_loader").joinpath("audits")
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if not entry.name.endswith(".sql"):
-                continue
-            text = entry.read_text()
-            needs = _header(text, "requires")
-            if not set(needs) <= existing:
-                continue
-            for target, ident, problem in self.execute(text):
-                log.error(
-                    "audit failed: %s id %s: %s",
-                    target,
-                    ident,
-                    problem,
-                    extra={"target": target, "key": ident, "problem": problem},
-                )
-                bad.append((str(target), ident, str(problem)))
+        with self.transaction():
+            self.stage(AUDIT_SCOPE, audit_scope(data))
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+                text = entry.read_text() if entry.name.endswith(".sql") else ""
+                if text and set(_header(text, "requires")) <= existing:
+                    bad += [(str(t), i, str(p)) for t, i, p in self.execute(text)]
+        for target, ident, problem in bad:
+            log.error(
+                "audit failed: %s id %s: %s",
+                target,
+                ident,
+                problem,
+                extra={"target": target, "key": ident, "problem": problem},
+            )
         return bad
 
     @abc.abstractmethod
     def existing_relations(self) -> set[str]:
         """Names of the tables and views in the default schema."""
+
+
+AUDIT_SCOPE = "pgcdc_audit_scope"
+
+
+def audit_scope(data: Sequence[tuple[Output, pa.Table]]) -> pa.Table:
+    """(target, id): the entity ids of every fact output (integer entity columns)."""
+    targets: list[str] = []
+    ids: list[pa.Array] = []
+    for output, rows in data:
+        entity = output.entity
+        if output.kind != "fact" or not entity or entity not in rows.column_names:
+            continue
+        column = rows.column(entity)
+        if pa.types.is_integer(column.type):
+            ids.append(pc.unique(column.combine_chunks()).cast(pa.int64()))
+            targets += [output.target] * len(ids[-1])
+    return pa.table(
+        {
+            "target": pa.array(targets, pa.string()),
+            "id": pa.concat_arrays(ids) if ids else pa.array([], pa.int64()),
+        }
+    )
 
 
 def _header(text: str, name: str) -> list[str]:

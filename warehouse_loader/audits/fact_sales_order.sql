@@ -1,5 +1,6 @@
 -- audit: current sales orders whose keys resolve in the dimensions, with sane values
--- requires: fact_sales_order_current, dim_staff, dim_counterparty, dim_currency, dim_design, dim_location, dim_date
+-- scope: the entities of the batch just loaded (their current version)
+-- requires: fact_sales_order, dim_staff, dim_counterparty, dim_currency, dim_design, dim_location, dim_date
 SELECT 'fact_sales_order' AS target, f.sales_order_id AS id,
        CASE WHEN st.staff_id IS NULL THEN 'sales_staff_id not in dim_staff'
             WHEN cp.counterparty_id IS NULL THEN 'counterparty_id not in dim_counterparty'
@@ -10,7 +11,11 @@ SELECT 'fact_sales_order' AS target, f.sales_order_id AS id,
             WHEN f.units_sold IS NULL OR f.units_sold <= 0 THEN 'units_sold not positive'
             WHEN f.unit_price IS NULL OR f.unit_price < 0 THEN 'unit_price negative or null'
        END AS problem
-FROM fact_sales_order_current AS f
+FROM (SELECT * FROM (SELECT v.*, row_number() OVER (PARTITION BY v.sales_order_id
+                                   ORDER BY v.source_lsn DESC, v.source_seq DESC) AS _rn
+                      FROM fact_sales_order AS v WHERE v.sales_order_id IN (
+                          SELECT id FROM pgcdc_audit_scope WHERE target = 'fact_sales_order')) AS c
+      WHERE _rn = 1 AND NOT deleted) AS f
 LEFT JOIN dim_staff AS st ON st.staff_id = f.sales_staff_id
 LEFT JOIN dim_counterparty AS cp ON cp.counterparty_id = f.counterparty_id
 LEFT JOIN dim_currency AS cu ON cu.currency_id = f.currency_id
