@@ -1,22 +1,42 @@
-"""`pgcdc status`: is the slot safe and is capture keeping up?
+"""`pgcdc status`: is the slot safe, is capture keeping up, how fresh is the warehouse?
 
-Each figure is also logged as a metric line (``metric``/``value`` extras, the names the
-CloudWatch metric filters in infra/ match), and a threshold crossed is one ERROR line.
+:func:`slot_status` reads the slot and the last capture position; :func:`pipeline_status`
+adds, per captured table, the change counts of the raw store and the transform position,
+the transform and load positions, and the freshness: now minus the newest source commit
+visible in the warehouse (through its loaded capture bound). Both return frozen dataclasses
+(what the Lambda handlers turn into metrics). :func:`report` logs each figure as a metric
+line (``metric``/``value`` extras, the names the CloudWatch metric filters in infra/ match);
+a threshold crossed is one ERROR line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cdc_reader import slot
 from cdc_reader.reader import current_wal_lsn
 from cdc_reader.source import connect
 from cdc_reader.state import StoreStateStore
-from schemas.settings import Settings
+from schemas import layout
+from schemas.errors import PgcdcError, StorageError, TransientError
+from schemas.lsn import Lsn
+from schemas.processed import Batch
+from schemas.settings import Settings, redact_uri
+from schemas.tables import TableName
 from storage import Store
+from transformer.batches import latest_batch
+from transformer.rawlog import captured_tables, object_lsn
+from warehouse_loader.statements import LOAD_STATE
 
 log = logging.getLogger("pgcdc.status")
 
@@ -74,18 +94,230 @@ def slot_status(dsn: str, raw: Store, settings: Settings) -> SlotStatus:
     )
 
 
-def report(status: SlotStatus) -> None:
+def report(status: SlotStatus | PipelineStatus) -> None:
     """Log the figures as metric lines and every problem as one ERROR line."""
-    figures = {"slot_lag_bytes": status.lag_bytes, "retained_wal_bytes": status.retained_wal_bytes}
+    slot = status.slot if isinstance(status, PipelineStatus) else status
+    figures: dict[str, float | None] = {
+        "slot_lag_bytes": slot.lag_bytes,
+        "retained_wal_bytes": slot.retained_wal_bytes,
+    }
+    if slot.last_capture_at:
+        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(slot.last_capture_at)
+        figures["capture_age_seconds"] = round(age.total_seconds(), 1)
+    if isinstance(status, PipelineStatus):
+        figures.update(_pipeline_figures(status))
     for metric, value in figures.items():
         if value is not None:
-            log.info(metric, extra={"slot": status.slot, "metric": metric, "value": value})
-    if status.last_capture_at:
-        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(status.last_capture_at)
-        seconds = round(age.total_seconds(), 1)
+            log.info(metric, extra={"slot": slot.slot, "metric": metric, "value": value})
+    for table in status.tables if isinstance(status, PipelineStatus) else ():
         log.info(
-            "capture_age_seconds",
-            extra={"slot": status.slot, "metric": "capture_age_seconds", "value": seconds},
+            "pending_changes",
+            extra={
+                "slot": slot.slot,
+                "table": table.table,
+                "metric": "pending_changes",
+                "value": table.pending_changes,
+            },
         )
     for problem in status.problems:
-        log.error(problem, extra={"slot": status.slot})
+        log.error(problem, extra={"slot": slot.slot})
+
+
+def _pipeline_figures(status: PipelineStatus) -> dict[str, float | None]:
+    """Freshness, and how far transform and load trail capture (bytes of WAL)."""
+    captured = status.slot.last_capture_lsn
+    figures: dict[str, float | None] = {"freshness_seconds": status.freshness_seconds}
+    for name, step in (("transform_lag_bytes", status.transform), ("load_lag_bytes", status.load)):
+        if captured and step:
+            figures[name] = max(0, int(Lsn.parse(captured)) - int(Lsn.parse(step.bound)))
+    return figures
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """One captured table: what the raw store holds and how far the transformer got."""
+
+    table: str
+    objects: int
+    changes: int
+    newest_lsn: str | None
+    transformed_lsn: str | None
+    pending_changes: int
+    """Changes in objects after the table's transform position (not transformed yet)."""
+
+
+@dataclass(frozen=True)
+class StepPosition:
+    """The newest batch a step completed: its run, the capture bound it covers, when."""
+
+    run: int
+    bound: str
+    at: str
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """Every figure of ``pgcdc status``; ``problems`` holds the slot's and the freshness's."""
+
+    slot: SlotStatus
+    tables: tuple[TableStatus, ...] = ()
+    transform: StepPosition | None = None
+    load: StepPosition | None = None
+    newest_loaded_commit_at: str | None = None
+    freshness_seconds: float | None = None
+    problems: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON: the slot's figures at the top level, then the rest."""
+        doc = self.slot.as_dict()
+        doc.update(
+            tables=[asdict(t) for t in self.tables],
+            transform=asdict(self.transform) if self.transform else None,
+            load=asdict(self.load) if self.load else None,
+            newest_loaded_commit_at=self.newest_loaded_commit_at,
+            freshness_seconds=self.freshness_seconds,
+            problems=list(self.problems),
+        )
+        return doc
+
+
+def pipeline_status(
+    dsn: str,
+    raw: Store,
+    processed: Store,
+    warehouse_uri: str,
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+) -> PipelineStatus:
+    """The slot's figures, the per-table counts, the step positions and the freshness, judged
+    against the thresholds. Reads only (the warehouse is opened read-only)."""
+    found = slot_status(dsn, raw, settings)
+    batch = latest_batch(processed)
+    loaded = load_position(warehouse_uri)
+    tables = tuple(_table_status(raw, t, batch) for t in captured_tables(raw))
+    newest = newest_commit_upto(raw, int(Lsn.parse(loaded.bound))) if loaded else None
+    moment = now or dt.datetime.now(dt.UTC)
+    freshness = round((moment - newest).total_seconds(), 1) if newest else None
+    problems = list(found.problems)
+    limit = settings.max_freshness_seconds
+    if limit is not None and (freshness is None or freshness > limit):
+        seen = f"{freshness:,.0f} s old" if freshness is not None else "not known (nothing loaded)"
+        problems.append(
+            f"warehouse freshness {seen}: the newest source commit it shows must be under "
+            f"{limit:,.0f} s old (is the pipeline running?)"
+        )
+    return PipelineStatus(
+        slot=found,
+        tables=tables,
+        transform=_transform_position(batch),
+        load=loaded,
+        newest_loaded_commit_at=newest.isoformat() if newest else None,
+        freshness_seconds=freshness,
+        problems=tuple(problems),
+    )
+
+
+def _transform_position(batch: Batch | None) -> StepPosition | None:
+    if batch is None:
+        return None
+    return StepPosition(batch.run, str(Lsn(batch.bound)), batch.created_at.isoformat())
+
+
+def _table_status(raw: Store, table: TableName, batch: Batch | None) -> TableStatus:
+    """Counts from the Parquet footers of the table's readable objects."""
+    keys = layout.readable_objects(raw.list_keys(layout.table_prefix(table)))
+    progress = batch.tables.get(table.qualified) if batch else None
+    position = progress.position if progress else None
+    counts = _row_counts(raw, keys)
+    newest = max((object_lsn(k) for k in keys), default=None)
+    pending = sum(n for k, n in counts.items() if position is None or object_lsn(k) > position)
+    return TableStatus(
+        table=table.qualified,
+        objects=len(keys),
+        changes=sum(counts.values()),
+        newest_lsn=str(Lsn(newest)) if newest is not None else None,
+        transformed_lsn=str(Lsn(position)) if position is not None else None,
+        pending_changes=pending,
+    )
+
+
+def _row_counts(raw: Store, keys: list[str]) -> dict[str, int]:
+    """Rows per object, from the footers (read in parallel: one request each on S3)."""
+
+    def rows(key: str) -> int:
+        try:
+            return int(pq.ParquetFile(raw.path(key), filesystem=raw.filesystem).metadata.num_rows)
+        except OSError as exc:
+            raise StorageError(f"cannot read the footer of {raw.url(key)}: {exc}") from exc
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(keys, pool.map(rows, keys), strict=True))
+
+
+def newest_commit_upto(raw: Store, bound: int) -> dt.datetime | None:
+    """The newest commit time among the changes at or before ``bound``, over every table:
+    each table's newest object within the bound decides (objects hold whole batches)."""
+    newest: dt.datetime | None = None
+    for table in captured_tables(raw):
+        keys = layout.readable_objects(raw.list_keys(layout.table_prefix(table)))
+        within = [k for k in keys if object_lsn(k) <= bound]
+        if not within:
+            continue
+        last = max(within, key=lambda k: (object_lsn(k), k))
+        data = pq.read_table(
+            raw.path(last), filesystem=raw.filesystem, columns=["_lsn", "_commit_ts"]
+        )
+        times = data.filter(pc.less_equal(data.column("_lsn"), bound)).column("_commit_ts")
+        found = pc.max(times).as_py()
+        if found is not None and (newest is None or found > newest):
+            newest = found
+    return newest
+
+
+def load_position(uri: str) -> StepPosition | None:
+    """The warehouse's newest loaded batch (``pgcdc_load_state``), or None when there is
+    none or the warehouse cannot be read now (a WARNING says why, never the DSN)."""
+    try:
+        if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+            row = _postgres_load_row(uri)
+        else:
+            row = _duckdb_load_row(Path(uri.removeprefix("duckdb://")).expanduser())
+    except (PgcdcError, duckdb.Error, psycopg.Error) as exc:
+        log.warning("cannot read the warehouse's load position: %s", redact_uri(str(exc)))
+        return None
+    if row is None:
+        return None
+    run, bound, at = row
+    return StepPosition(int(run), str(Lsn(int(bound))), at.isoformat())
+
+
+_LOAD_ROW = f"SELECT run, bound, loaded_at FROM {LOAD_STATE} ORDER BY run DESC LIMIT 1"
+
+
+def _duckdb_load_row(path: Path) -> tuple[Any, ...] | None:
+    if not path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        raise TransientError(f"cannot open the warehouse {path} read-only: {exc}") from exc
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LOAD_STATE]
+        ).fetchall()
+        if not found[0][0]:
+            return None
+        rows = con.execute(_LOAD_ROW).fetchall()
+        return tuple(rows[0]) if rows else None
+    finally:
+        con.close()
+
+
+def _postgres_load_row(dsn: str) -> tuple[Any, ...] | None:
+    with connect(dsn, doing="reading the warehouse's load position") as conn:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LOAD_STATE,)).fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = conn.execute(_LOAD_ROW).fetchone()
+        return tuple(row) if row else None

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         default=1 << 30,
         description="`pgcdc status` fails when the slot has more WAL than this not yet captured.",
     )
+    max_freshness_seconds: float | None = Field(
+        default=None,
+        description="`pgcdc status` fails when the newest source commit visible in the "
+        "warehouse is older than this (unset: not checked).",
+    )
     data_dir: Path = Field(
         default=Path("./pgcdc-data"),
         description="Local working folder: the embedded demo cluster lives under it.",

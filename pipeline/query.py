@@ -1,0 +1,410 @@
+"""`pgcdc query`: one DuckDB session over the lake, with ready views.
+
+For every table ``<schema>.<table>`` of the raw store (DuckDB schema = the source schema, put
+on the search path, so ``staff`` finds ``public.staff``):
+
+- ``<table>_history``: every change in ``(LSN, seq)`` order: ``_op`` (``insert``, ``update``,
+  ``delete``, ``truncate``, ``snapshot``), ``_lsn`` (``pg_lsn`` text, e.g. ``0/16B3748``),
+  ``_commit_ts`` (UTC), the table's own columns, then ``_seq``, ``_xid``, ``_unchanged``,
+  ``_old_key`` and ``_lsn_int`` (the LSN as a BIGINT, for comparisons);
+- ``<table>``: its current state (the rules of :mod:`transformer.current_state`);
+- ``<table>_as_of(point)``: a table macro, the state as of ``point``: an LSN (``'0/16B3748'``
+  or a BIGINT: changes committed at or before it) or a timestamp (``TIMESTAMPTZ '…'`` or its
+  text: changes committed at or before it).
+
+Tables without a key get the history view only. Scalar macros ``pg_lsn(text)`` (→ BIGINT) and
+``lsn_text(bigint)`` (→ ``pg_lsn`` text) help with LSNs.
+
+The processed store is schema ``processed``: one view per star-schema target and
+``quarantine`` (every row committed batches wrote), ``mirror_<schema>_<table>`` (a captured
+table's current state as of the newest batch) and ``batches`` (one row per manifest). A
+DuckDB-file warehouse is attached read-only as catalog ``warehouse``; a PostgreSQL warehouse
+is not attached (DuckDB's postgres extension would have to be downloaded), the processed store
+holds the same rows.
+
+Objects are read through :class:`storage.Store`'s pyarrow filesystem (local or S3), never
+through a DuckDB extension, so nothing is downloaded at run time. Only objects a reader may
+use are read: complete snapshots, and processed objects that a manifest lists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+
+from schemas import layout
+from schemas.errors import ConfigurationError, TransientError
+from schemas.pgtypes import SOURCE_KEY_KEY
+from schemas.processed import BATCH_PREFIX, Batch, TableProgress
+from schemas.tables import TableName, quote_ident
+from storage import Store
+from transformer.batches import read_batch
+from transformer.current_state import META, current_state_sql
+from transformer.rawlog import captured_tables, object_lsn
+
+log = logging.getLogger("pgcdc.query")
+
+OP_NAMES = {"r": "snapshot", "c": "insert", "u": "update", "d": "delete", "t": "truncate"}
+RESERVED_SCHEMAS = frozenset({"main", "processed", "warehouse", "temp", "system"})
+
+_LSN_MACROS = (
+    """CREATE OR REPLACE MACRO main.pg_lsn(t) AS
+       (CAST('0x' || split_part(CAST(t AS VARCHAR), '/', 1) AS BIGINT) << 32)
+       + CAST('0x' || split_part(CAST(t AS VARCHAR), '/', 2) AS BIGINT)""",
+    """CREATE OR REPLACE MACRO main.lsn_text(n) AS
+       format('{:X}/{:X}', CAST(n AS BIGINT) >> 32, CAST(n AS BIGINT) & 4294967295)""",
+)
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One raw-store table as the session sees it."""
+
+    table: TableName
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    objects: int
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open DuckDB connection with the views, and what they cover."""
+
+    con: duckdb.DuckDBPyConnection
+    tables: tuple[LakeTable, ...]
+    processed_views: tuple[str, ...]
+    warehouse: str | None
+
+    def close(self) -> None:
+        """Close the connection (and the warehouse file with it)."""
+        self.con.close()
+
+
+def open_session(
+    raw: Store, processed: Store | None = None, warehouse_uri: str | None = None
+) -> Session:
+    """A DuckDB session with the raw, processed and warehouse views described above.
+
+    Reads only (listing, Parquet footers, manifests); the warehouse is attached read-only.
+    """
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for macro in _LSN_MACROS:
+        con.execute(macro)
+    found = (_add_raw_table(con, raw, n, i) for i, n in enumerate(captured_tables(raw)))
+    tables = tuple(t for t in found if t)
+    schemas = sorted({t.table.schema for t in tables})
+    views = _add_processed(con, processed) if processed is not None else ()
+    attached = _attach_warehouse(con, warehouse_uri) if warehouse_uri else None
+    path = ",".join(quote_ident(s) for s in [*schemas, "main"])
+    con.execute(f"SET search_path = '{path.replace(chr(39), chr(39) * 2)}'")
+    return Session(con, tables, views, attached)
+
+
+def _dataset(store: Store, keys: Sequence[str]) -> ds.Dataset:
+    """The objects as one dataset, their schemas unified (a column added later is NULL
+    before it), read through the store's filesystem."""
+    paths = [store.path(k) for k in keys]
+    factory = ds.FileSystemDatasetFactory(
+        store.filesystem, paths, ds.ParquetFileFormat(), ds.FileSystemFactoryOptions()
+    )
+    schema = factory.inspect(promote_options="permissive", fragments=None)
+    return factory.finish(schema)
+
+
+def _add_raw_table(
+    con: duckdb.DuckDBPyConnection, raw: Store, table: TableName, index: int
+) -> LakeTable | None:
+    """Register a table's readable objects; create its history and state views."""
+    if table.schema in RESERVED_SCHEMAS:
+        log.warning("%s: schema name is reserved in the query session; skipped", table.qualified)
+        return None
+    keys = sorted(
+        layout.readable_objects(raw.list_keys(layout.table_prefix(table))),
+        key=lambda k: (object_lsn(k), k),
+    )
+    if not keys:
+        return None
+    data = _dataset(raw, keys)
+    relation = f"_raw_{index}"
+    con.register(relation, data)
+    columns = tuple(c for c in data.schema.names if c not in META)
+    key = _source_key(raw, keys[-1])
+    schema = quote_ident(table.schema)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(_history_sql(table, relation, data.schema.names, columns))
+    if key:
+        state = current_state_sql(quote_ident(relation), columns, key)
+        con.execute(f"CREATE OR REPLACE VIEW {schema}.{quote_ident(table.name)} AS {state}")
+        as_of = current_state_sql(
+            f"(SELECT * FROM {quote_ident(relation)} WHERE {_AS_OF})", columns, key
+        )
+        macro = quote_ident(f"{table.name}_as_of")
+        con.execute(f"CREATE OR REPLACE MACRO {schema}.{macro}(point) AS TABLE {as_of}")
+    else:
+        log.warning("%s has no key: only %s_history is available", table.qualified, table.name)
+    return LakeTable(table, columns, key, len(keys))
+
+
+# A point is an LSN ('16/B374D848' or digits) or a timestamp; anything else is refused.
+_AS_OF = """CASE
+    WHEN contains(CAST(point AS VARCHAR), '/') THEN _lsn <= main.pg_lsn(point)
+    WHEN regexp_full_match(CAST(point AS VARCHAR), '[0-9]+')
+        THEN _lsn <= TRY_CAST(CAST(point AS VARCHAR) AS BIGINT)
+    ELSE _commit_ts <= coalesce(TRY_CAST(CAST(point AS VARCHAR) AS TIMESTAMPTZ),
+        error('as_of: ' || CAST(point AS VARCHAR) || ' is neither an LSN nor a timestamp'))
+    END"""
+
+
+def _history_sql(
+    table: TableName, relation: str, names: Sequence[str], columns: Sequence[str]
+) -> str:
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in OP_NAMES.items())
+    own = "".join(f"{quote_ident(c)}, " for c in columns)
+    extra = "".join(f"{c}, " for c in ("_unchanged", "_old_key", "_nonfinite") if c in names)
+    view = f"{quote_ident(table.schema)}.{quote_ident(table.name + '_history')}"
+    return f"""CREATE OR REPLACE VIEW {view} AS
+        SELECT CASE _op {cases} ELSE _op END AS _op, main.lsn_text(_lsn) AS _lsn,
+               _commit_ts, {own}_seq, _xid, {extra}_lsn AS _lsn_int
+        FROM {quote_ident(relation)}
+        ORDER BY _lsn, CASE WHEN _op = 'r' THEN -1 ELSE _seq END"""
+
+
+def _source_key(raw: Store, key: str) -> tuple[str, ...]:
+    """The key columns the newest object's metadata names."""
+    metadata = _dataset(raw, [key]).schema.metadata or {}
+    return tuple(json.loads(metadata.get(SOURCE_KEY_KEY, b"[]")))
+
+
+def committed_batches(processed: Store) -> list[Batch]:
+    """Every batch manifest of the processed store, in run order."""
+    keys = [k for k in processed.list_keys(BATCH_PREFIX) if k.endswith(".batch.json")]
+    return [read_batch(processed, k) for k in keys]
+
+
+def _add_processed(con: duckdb.DuckDBPyConnection, processed: Store) -> tuple[str, ...]:
+    """Views of schema ``processed``: targets, mirrors (newest state), batches."""
+    batches = committed_batches(processed)
+    con.execute("CREATE SCHEMA IF NOT EXISTS processed")
+    con.execute(_batches_sql(batches))
+    views = ["batches"]
+    objects: dict[str, list[str]] = {}
+    for batch in batches:
+        for output in batch.outputs:
+            if output.kind != "mirror":
+                objects.setdefault(output.target, []).extend(output.objects)
+    for target, keys in sorted(objects.items()):
+        name = f"_processed_{len(views)}"
+        con.register(name, _dataset(processed, keys))
+        con.execute(f"CREATE OR REPLACE VIEW processed.{quote_ident(target)} AS FROM {name}")
+        views.append(target)
+    if batches:
+        for table, progress in sorted(batches[-1].tables.items()):
+            if progress.state and progress.key:
+                views.append(_add_mirror(con, processed, table, progress, index=len(views)))
+    return tuple(views)
+
+
+def _batches_sql(batches: Sequence[Batch]) -> str:
+    rows = [
+        f"({b.run}, {b.bound}, TIMESTAMPTZ '{b.created_at.isoformat()}', {b.changes})"
+        for b in batches
+    ]
+    body = (
+        f"SELECT * FROM (VALUES {', '.join(rows)}) AS b(run, bound_int, created_at, changes)"
+        if rows
+        else "SELECT NULL::BIGINT AS run, NULL::BIGINT AS bound_int, "
+        "NULL::TIMESTAMPTZ AS created_at, NULL::BIGINT AS changes WHERE false"
+    )
+    return (
+        "CREATE OR REPLACE VIEW processed.batches AS SELECT run, main.lsn_text(bound_int) AS "
+        f"bound, created_at, changes, bound_int FROM ({body}) ORDER BY run"
+    )
+
+
+def _add_mirror(
+    con: duckdb.DuckDBPyConnection,
+    processed: Store,
+    qualified: str,
+    progress: TableProgress,
+    *,
+    index: int,
+) -> str:
+    """The newest object holding a key decides it; ``_deleted`` rows are gone."""
+    table = TableName.parse(qualified)
+    view = f"mirror_{table.schema}_{table.name}"
+    parts = []
+    for number, obj in enumerate(progress.state):
+        name = f"_mirror_{index}_{number}"
+        con.register(name, _dataset(processed, [obj]))
+        parts.append(f"SELECT *, {number} AS _obj FROM {name}")
+    k = ", ".join(quote_ident(c) for c in progress.key)
+    con.execute(
+        f"""CREATE OR REPLACE VIEW processed.{quote_ident(view)} AS
+        SELECT * EXCLUDE (_obj, _deleted) FROM ({" UNION ALL BY NAME ".join(parts)})
+        QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY _obj DESC) = 1
+            AND NOT _deleted"""
+    )
+    return view
+
+
+def _attach_warehouse(
+    con: duckdb.DuckDBPyConnection, uri: str, *, attempts: int = 5, wait: float = 0.5
+) -> str | None:
+    """Attach a DuckDB-file warehouse read-only as ``warehouse``; None when there is none.
+
+    A file a loader holds open for writing cannot be attached: retried briefly, then a
+    :class:`TransientError` naming the file.
+    """
+    if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+        log.info("the PostgreSQL warehouse is not attached: query the processed store views")
+        return None
+    path = Path(uri.removeprefix("duckdb://")).expanduser()
+    if not path.exists():
+        log.debug("no warehouse file at %s yet: not attached", path)
+        return None
+    literal = "'" + str(path).replace("'", "''") + "'"
+    for attempt in range(1, attempts + 1):
+        try:
+            con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
+            return str(path)
+        except duckdb.IOException as exc:
+            if attempt == attempts:
+                raise TransientError(
+                    f"cannot open the warehouse {path} read-only (is a load running?): {exc}"
+                ) from exc
+            time.sleep(wait)
+    return None
+
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def output_format(fmt: str | None, output: str | None) -> str:
+    """The format asked for, else the one the output file's suffix names, else ``table``."""
+    if fmt:
+        chosen = fmt
+    elif output and Path(output).suffix.lstrip(".").lower() in FORMATS:
+        chosen = Path(output).suffix.lstrip(".").lower()
+    else:
+        chosen = "csv" if output else "table"
+    if chosen == "table" and output:
+        raise ConfigurationError("--format table prints to the terminal: use csv, json or parquet")
+    if chosen == "parquet" and not output:
+        raise ConfigurationError("--format parquet needs --output FILE")
+    return chosen
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation | None:
+    """Run one or more statements; the last one's result (None for a statement without)."""
+    try:
+        return con.sql(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).strip()) from exc
+
+
+class QueryError(ConfigurationError):
+    """The SQL did not run (its message is DuckDB's)."""
+
+
+def write_result(
+    relation: duckdb.DuckDBPyRelation, fmt: str, output: str | None, *, max_rows: int = 40
+) -> str | None:
+    """Write a result as a table, CSV, JSON lines or Parquet; returns the text to print (for
+    ``output`` None) or None (written to the file)."""
+    try:
+        if fmt == "table":
+            return relation.__str__() if max_rows <= 0 else _table_text(relation, max_rows)
+        if fmt == "parquet" and output:
+            relation.write_parquet(output)
+            return None
+        if fmt == "csv":
+            if output:
+                relation.write_csv(output, header=True)
+                return None
+            return _csv_text(relation)
+        as_json = relation.query("_r", "SELECT CAST(to_json(_r) AS VARCHAR) FROM _r AS _r")
+        lines = as_json.fetchall() if as_json is not None else []
+        text = "".join(f"{line[0]}\n" for line in lines)
+        if output:
+            Path(output).write_text(text)
+            return None
+        return text
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).strip()) from exc
+
+
+def _table_text(relation: duckdb.DuckDBPyRelation, max_rows: int) -> str:
+    """DuckDB's box rendering of the first ``max_rows`` rows (the query runs once)."""
+    head = relation.limit(max_rows + 1).to_arrow_table()
+    render = duckdb.connect()
+    try:
+        render.execute("SET TimeZone = 'UTC'")
+        text = str(render.from_arrow(head.slice(0, max_rows)))
+    finally:
+        render.close()
+    if head.num_rows > max_rows:
+        text += f"(more than {max_rows} rows: --max-rows N, or --format csv for all)\n"
+    return text
+
+
+def _csv_text(relation: duckdb.DuckDBPyRelation) -> str:
+    """DuckDB's own CSV writer (it takes every type), through a temporary file."""
+    with tempfile.TemporaryDirectory(prefix="pgcdc-query-") as folder:
+        path = Path(folder) / "result.csv"
+        relation.write_csv(str(path), header=True)
+        return path.read_text()
+
+
+PROMPT, MORE = "pgcdc> ", "   ...> "
+
+
+def interactive(session: Session, *, fmt: str = "table", max_rows: int = 40) -> None:
+    """A small SQL prompt: statements end with ``;``; ``.tables`` lists the views; ``.quit``
+    (or end of input) leaves. An error is printed and the prompt goes on."""
+    with contextlib.suppress(ImportError):  # line editing and history for input()
+        import readline  # noqa: F401
+    print(describe(session))
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input(MORE if buffer else PROMPT)
+        except EOFError:
+            print()
+            return
+        command = line.strip()
+        if not buffer and command in (".quit", ".exit", "\\q"):
+            return
+        if not buffer and command == ".tables":
+            command = "SELECT database, schema, name FROM (SHOW ALL TABLES) ORDER BY ALL;"
+        buffer.append(command)
+        if not command.endswith(";"):
+            continue
+        sql, buffer = "\n".join(buffer), []
+        try:
+            relation = run_sql(session.con, sql)
+            if relation is not None:
+                print(write_result(relation, fmt, None, max_rows=max_rows), end="")
+        except QueryError as exc:
+            print(f"error: {exc}")
+
+
+def describe(session: Session) -> str:
+    """What the session holds, in a few lines (printed when the prompt starts)."""
+    names = ", ".join(t.table.qualified for t in session.tables) or "none"
+    lines = [
+        f"raw tables: {names} (<table>, <table>_history, <table>_as_of(lsn | timestamp))",
+        f"processed: {', '.join(session.processed_views) or 'none'}",
+        f"warehouse: {session.warehouse or 'not attached'}",
+        "statements end with ';'  .tables lists every view  .quit leaves",
+    ]
+    return "\n".join(lines)
