@@ -41,14 +41,24 @@ module "pgcdc" {
 
   create_warehouse_secret = true
   source_secret_string    = var.source_secret_string
+  warehouse_secret_string = var.warehouse_secret_string
   alert_emails            = var.alert_emails
+  slot_name               = var.slot_name
+
+  # Tests that drive the state machine on the emulator set these small.
+  task_retry_attempts         = var.task_retry_attempts
+  task_retry_interval_seconds = var.task_retry_interval_seconds
+  retry_max_delay_seconds     = var.retry_max_delay_seconds
 
   # Throwaway resources: destroy empties the buckets and deletes secrets at once.
   force_destroy               = true
   secret_recovery_window_days = 0
 
+  # The functions talk to the emulator too: pyarrow's S3 through PGCDC_S3_ENDPOINT_URL,
+  # boto3 (Secrets Manager) through AWS_ENDPOINT_URL, which Lambda does not reserve.
   environment = {
     PGCDC_S3_ENDPOINT_URL = var.endpoint_url
+    AWS_ENDPOINT_URL      = var.endpoint_url
   }
 
   tags = { "pgcdc:example" = "local" }

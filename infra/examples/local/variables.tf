@@ -34,6 +34,37 @@ variable "source_secret_string" {
   sensitive   = true
 }
 
+variable "warehouse_secret_string" {
+  description = "Warehouse credentials stored in the emulator's secret (same JSON keys as the source secret). Null leaves the secret without a value."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "slot_name" {
+  description = "Replication slot the capture function reads (PGCDC_SLOT)."
+  type        = string
+  default     = "pgcdc"
+}
+
+variable "task_retry_attempts" {
+  description = "Retries of a failed step for errors other than pgcdc's terminal ones."
+  type        = number
+  default     = 2
+}
+
+variable "task_retry_interval_seconds" {
+  description = "Wait before the first retry of a failed step, in seconds."
+  type        = number
+  default     = 30
+}
+
+variable "retry_max_delay_seconds" {
+  description = "Cap of the backoff between retries, in seconds."
+  type        = number
+  default     = 300
+}
+
 variable "alert_emails" {
   description = "Addresses subscribed to the alert topic."
   type        = list(string)

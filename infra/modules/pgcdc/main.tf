@@ -55,6 +55,9 @@ locals {
       PGCDC_RAW_URI       = local.raw_uri
       PGCDC_PROCESSED_URI = local.processed_uri
       PGCDC_SLOT          = var.slot_name
+      # The namespace of the EMF metrics the handlers print (pipeline/emf.py): the one the
+      # alarms in monitoring.tf read.
+      PGCDC_METRIC_NAMESPACE = var.metric_namespace
     },
     var.warehouse_uri == "" ? {} : { PGCDC_WAREHOUSE_URI = var.warehouse_uri },
   )

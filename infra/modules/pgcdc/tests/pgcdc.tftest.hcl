@@ -329,6 +329,7 @@ run "functions_settings_logs_and_alarms" {
       aws_lambda_function.this["capture"].environment[0].variables.PGCDC_RAW_URI == "s3://pgcdc-raw-111122223333-eu-west-1/raw" &&
       aws_lambda_function.this["capture"].environment[0].variables.PGCDC_PROCESSED_URI == "s3://pgcdc-processed-111122223333-eu-west-1/processed" &&
       aws_lambda_function.this["capture"].environment[0].variables.PGCDC_SLOT == "pgcdc" &&
+      alltrue([for fn in aws_lambda_function.this : fn.environment[0].variables.PGCDC_METRIC_NAMESPACE == "pgcdc"]) &&
       aws_lambda_function.this["capture"].environment[0].variables.PGCDC_SOURCE_SECRET_ID == aws_secretsmanager_secret.source.arn &&
       !contains(keys(aws_lambda_function.this["transform"].environment[0].variables), "PGCDC_SOURCE_SECRET_ID") &&
       aws_lambda_function.this["load"].environment[0].variables.PGCDC_WAREHOUSE_SECRET_ID == aws_secretsmanager_secret.warehouse[0].arn

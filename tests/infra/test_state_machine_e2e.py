@@ -1,0 +1,388 @@
+"""The deployed state machine runs capture → transform → load through the real handlers.
+
+infra/examples/local is applied to a moto server running in this process
+(tests/infra/lambda_emulator.py), which executes the state machine and routes each Lambda
+invoke to the deployed function's handler, with the environment Terraform gave the function.
+The source and warehouse secrets hold the connection parts of real test databases. Checked:
+a committed row reaches the raw and processed buckets and the warehouse; a failing transform
+is retried as configured, alerts through SNS (to an SQS queue) and fails the execution, and
+its ERROR line matches the deployed metric filter; no password or DSN reaches any log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+
+from pipeline import handlers
+from tests.harness import PgServer
+from tests.infra.conftest import Terraform
+from tests.infra.filter_pattern import matches
+from tests.infra.lambda_emulator import (
+    Invocation,
+    LambdaRouter,
+    moto_in_process,
+    route_lambda_to_handlers,
+    sfn_shim,
+)
+from tests.infra.process_output import capture_process_output
+
+pytestmark = pytest.mark.integration
+
+STEPS = ("capture", "transform", "load")
+TASK_RETRY_ATTEMPTS = 2
+EXECUTION_TIMEOUT = 300.0
+
+
+@dataclass
+class Database:
+    """A test database: its DSN and the secret document that names it."""
+
+    dsn: str
+    secret: dict[str, Any]
+
+    @property
+    def password(self) -> str:
+        return str(self.secret["password"])
+
+
+@dataclass
+class Stack:
+    """The local example applied to the in-process emulator, with its Lambda router."""
+
+    endpoint: str
+    outputs: dict[str, Any]
+    router: LambdaRouter
+    source: Database
+    warehouse: Database
+    slot: str
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulator (typed Any: the service name is a variable)."""
+        make: Any = boto3.client
+        return make(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+def _database(pg_server: PgServer, prefix: str) -> Iterator[Database]:
+    name = pg_server.create_database(prefix)
+    dsn = pg_server.dsn(name)
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    secret = {
+        "host": info["host"],
+        "port": int(str(info["port"])),
+        "username": info["user"],
+        "password": info["password"],
+        "dbname": info["dbname"],
+    }
+    yield Database(dsn, secret)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def source_db(pg_server: PgServer) -> Iterator[Database]:
+    yield from _database(pg_server, "e2esrc")
+
+
+@pytest.fixture(scope="module")
+def warehouse_db(pg_server: PgServer) -> Iterator[Database]:
+    yield from _database(pg_server, "e2ewh")
+
+
+@pytest.fixture(scope="module")
+def monkeymodule() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _package(path: Path) -> Path:
+    """Terraform needs a zip; the emulator runs the handlers from this checkout instead."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("pipeline/__init__.py", "")
+        archive.writestr("pipeline/handlers.py", "# stand-in: see tests/infra/lambda_emulator.py\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(
+    terraform: Terraform,
+    source_db: Database,
+    warehouse_db: Database,
+    monkeymodule: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """Apply infra/examples/local to an in-process moto; destroy it afterwards."""
+    slot = f"e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(source_db.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.orders (id int PRIMARY KEY, item text, qty int)")
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot,))
+    with moto_in_process() as endpoint, sfn_shim(endpoint) as sfn_endpoint:
+        router = route_lambda_to_handlers(monkeymodule)
+        folder = terraform.init("examples/local")
+        package = _package(tmp_path_factory.mktemp("e2e-package") / "pgcdc.zip")
+        args = [
+            "-input=false",
+            "-no-color",
+            f"-var=endpoint_url={endpoint}",
+            f"-var=sfn_endpoint_url={sfn_endpoint}",
+            f"-var=package_path={package}",
+            f"-var=name=pgcdc-e{uuid.uuid4().hex[:6]}",
+            f"-var=slot_name={slot}",
+            f"-var=source_secret_string={json.dumps(source_db.secret)}",
+            f"-var=warehouse_secret_string={json.dumps(warehouse_db.secret)}",
+            f"-var=task_retry_attempts={TASK_RETRY_ATTEMPTS}",
+            "-var=task_retry_interval_seconds=1",
+            "-var=retry_max_delay_seconds=2",
+        ]
+        terraform.run("apply", "-auto-approve", *args, cwd=folder, timeout=600)
+        try:
+            outputs = json.loads(terraform.run("output", "-json", cwd=folder).stdout)
+            deployed = Stack(
+                endpoint, outputs["pgcdc"]["value"], router, source_db, warehouse_db, slot
+            )
+            _lift_tls_only_policies(deployed)
+            yield deployed
+        finally:
+            terraform.run("destroy", "-auto-approve", *args, cwd=folder, timeout=600)
+
+
+def _lift_tls_only_policies(stack: Stack) -> None:
+    """Delete the buckets' TLS-only policies (an emulator gap, not a pgcdc change).
+
+    The policy denies requests with ``aws:SecureTransport = false``. moto evaluates a bucket
+    policy's Deny on object writes without any condition keys, so it denies every write
+    over its plain-HTTP endpoint; on AWS the functions use HTTPS and the policy lets them
+    through. test_terraform.py checks the policies themselves.
+    """
+    s3 = stack.client("s3")
+    for key in ("raw_bucket_name", "processed_bucket_name"):
+        bucket = stack.outputs[key]
+        assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        s3.delete_bucket_policy(Bucket=bucket)
+
+
+@dataclass
+class Run:
+    """One finished execution: its description, its handlers' calls and what was printed."""
+
+    execution: dict[str, Any]
+    invocations: list[Invocation]
+    printed: str
+
+
+def _execute(stack: Stack, name: str) -> Run:
+    """Start a named execution and wait for it to end."""
+    sfn = stack.client("stepfunctions")
+    with capture_process_output() as printed:
+        arn = sfn.start_execution(
+            stateMachineArn=stack.outputs["state_machine_arn"], name=name, input="{}"
+        )["executionArn"]
+        deadline = time.monotonic() + EXECUTION_TIMEOUT
+        while True:
+            execution = sfn.describe_execution(executionArn=arn)
+            if execution["status"] != "RUNNING" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    calls = [i for i in stack.router.invocations if i.event.get("execution_id") == arn]
+    return Run(execution, calls, printed.text)
+
+
+def _commit(stack: Stack, statement: str) -> None:
+    with psycopg.connect(stack.source.dsn, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def _keys(stack: Stack, bucket: str) -> set[str]:
+    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    found = []
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(doc, dict):
+            found.append(doc)
+    return found
+
+
+@pytest.fixture(scope="module")
+def successful_run(stack: Stack) -> tuple[Run, set[str], set[str]]:
+    """A change committed, then one execution; the buckets' keys before it."""
+    raw_before = _keys(stack, stack.outputs["raw_bucket_name"])
+    processed_before = _keys(stack, stack.outputs["processed_bucket_name"])
+    _commit(stack, "INSERT INTO public.orders VALUES (1, 'teapot', 3), (2, 'kettle', 1)")
+    run = _execute(stack, f"e2e-ok-{uuid.uuid4().hex[:8]}")
+    return run, raw_before, processed_before
+
+
+def test_execution_runs_capture_transform_load_through_the_handlers(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    run, raw_before, processed_before = successful_run
+    execution = run.execution
+    assert execution["status"] == "SUCCEEDED", execution
+    assert [i.step for i in run.invocations] == list(STEPS)
+    assert all(i.error_type is None for i in run.invocations)
+
+    output = json.loads(execution["output"])
+    assert output["capture"]["result"]["rows"] == 2
+    assert output["capture"]["result"]["slot"] == stack.slot
+    assert output["capture"]["result"]["more_to_read"] is False
+    # The budget comes from the context's remaining time: the deployed 900 s timeout.
+    full = handlers.time_budget(900_000)
+    assert full - 5 <= output["capture"]["result"]["time_budget_seconds"] <= full
+    assert output["transform"]["result"]["changes"] == 2
+    assert output["load"]["result"]["batches"] == 1
+
+    raw_new = _keys(stack, stack.outputs["raw_bucket_name"]) - raw_before
+    assert any(k.startswith("raw/public.orders/") and k.endswith(".parquet") for k in raw_new)
+    processed_new = _keys(stack, stack.outputs["processed_bucket_name"]) - processed_before
+    assert processed_new and all(k.startswith("processed/") for k in processed_new)
+
+    with psycopg.connect(stack.warehouse.dsn) as conn:
+        rows = conn.execute("SELECT id, item, qty FROM mirror_public.orders ORDER BY id").fetchall()
+    assert rows == [(1, "teapot", 3), (2, "kettle", 1)]
+
+
+def test_handler_logs_carry_execution_and_request_ids_and_reach_the_log_groups(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    run = successful_run[0]
+    arn = run.execution["executionArn"]
+    logs = stack.client("logs")
+    for call in run.invocations:
+        lines = [d for d in _json_lines(call.output) if "level" in d]
+        assert lines, f"{call.step} printed no log line"
+        assert all(d["execution_id"] == arn for d in lines), lines
+        assert all(d["request_id"] == call.request_id for d in lines), lines
+        assert all(d["step"] == call.step for d in lines), lines
+        group = stack.outputs["log_group_names"][call.step]
+        events = logs.filter_log_events(logGroupName=group)["events"]
+        assert {e["message"] for e in events} >= set(call.lines)
+
+
+def test_capture_prints_slot_metrics_as_emf_in_the_alarms_namespace(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    capture = successful_run[0].invocations[0]
+    documents = [d for d in _json_lines(capture.output) if "_aws" in d]
+    assert len(documents) == 1, capture.output
+    emf = documents[0]
+    directive = emf["_aws"]["CloudWatchMetrics"][0]
+    names = {m["Name"] for m in directive["Metrics"]}
+    assert {"SlotLagBytes", "RetainedWalBytes"} <= names
+    assert all(isinstance(emf[n], int | float) for n in names)
+    assert directive["Dimensions"] == [[]]
+
+    # The alarm on slot lag reads this namespace and metric, without dimensions.
+    cloudwatch = stack.client("cloudwatch")
+    alarms = cloudwatch.describe_alarms(AlarmNames=[f"{_name(stack)}-slot-lag"])["MetricAlarms"]
+    assert [(a["Namespace"], a["MetricName"], a.get("Dimensions", [])) for a in alarms] == [
+        (directive["Namespace"], "SlotLagBytes", [])
+    ]
+
+
+def _name(stack: Stack) -> str:
+    return str(stack.outputs["state_machine_name"]).removesuffix("-pipeline")
+
+
+def test_no_password_or_dsn_reaches_any_log(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    run = successful_run[0]
+    texts = {f"{i.step} handler output": i.output for i in run.invocations}
+    texts["process stdout/stderr"] = run.printed
+    logs = stack.client("logs")
+    for step in STEPS:
+        group = stack.outputs["log_group_names"][step]
+        events = logs.filter_log_events(logGroupName=group)["events"]
+        texts[f"log group {group}"] = "\n".join(e["message"] for e in events)
+    sfn = stack.client("stepfunctions")
+    history = sfn.get_execution_history(executionArn=run.execution["executionArn"])
+    texts["execution history"] = json.dumps(history["events"], default=str)
+    texts["execution output"] = run.execution.get("output", "")
+    assert len(run.printed) > 0 and all(texts.values()), "nothing captured to search"
+    secrets = {
+        "source password": stack.source.password,
+        "warehouse password": stack.warehouse.password,
+        "source DSN": stack.source.dsn,
+        "warehouse DSN": stack.warehouse.dsn,
+    }
+    leaks = [(what, where) for what, s in secrets.items() for where, t in texts.items() if s in t]
+    assert not leaks, f"secrets found in logs: {leaks}"
+
+
+def test_failing_transform_is_retried_alerts_and_fails_the_execution(stack: Stack) -> None:
+    sqs, sns = stack.client("sqs"), stack.client("sns")
+    queue = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=stack.outputs["sns_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+
+    # A real failure: the transform function's processed store is a bucket that does not
+    # exist (as if removed), so writing the new batch fails with a StorageError.
+    lam = stack.client("lambda")
+    function = stack.outputs["function_names"]["transform"]
+    env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    broken = {**env, "PGCDC_PROCESSED_URI": f"s3://pgcdc-gone-{uuid.uuid4().hex[:8]}/processed"}
+    lam.update_function_configuration(FunctionName=function, Environment={"Variables": broken})
+    try:
+        _commit(stack, "UPDATE public.orders SET qty = qty + 1 WHERE id = 1")
+        run = _execute(stack, f"e2e-fail-{uuid.uuid4().hex[:8]}")
+    finally:
+        lam.update_function_configuration(FunctionName=function, Environment={"Variables": env})
+
+    assert run.execution["status"] == "FAILED", run.execution
+    transforms = [i for i in run.invocations if i.step == "transform"]
+    assert len(transforms) == 1 + TASK_RETRY_ATTEMPTS
+    assert {i.error_type for i in transforms} == {"StorageError"}
+    assert not [i for i in run.invocations if i.step == "load"]
+    assert run.execution.get("error") == "StorageError"
+
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    bodies = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    assert len(bodies) == 1, bodies
+    assert "the transform step failed" in bodies[0]["Subject"]
+    assert "transform" in bodies[0]["Message"] and "StorageError" in bodies[0]["Message"]
+    assert run.execution["executionArn"] in bodies[0]["Message"]
+
+    # Each failed invocation printed exactly one ERROR line, which the deployed filter counts.
+    logs = stack.client("logs")
+    filters = logs.describe_metric_filters(
+        logGroupName=stack.outputs["log_group_names"]["transform"]
+    )
+    pattern = next(
+        f["filterPattern"]
+        for f in filters["metricFilters"]
+        if f["metricTransformations"][0]["metricName"] == "TransformErrors"
+    )
+    for call in transforms:
+        counted = [line for line in call.lines if matches(pattern, line)]
+        assert len(counted) == 1, call.output
+        error = json.loads(counted[0])
+        assert error["level"] == "ERROR" and error["step"] == "transform"
+        assert error["error_type"] == "StorageError"
+        assert "pgcdc-gone-" in error["message"]
+        assert stack.warehouse.password not in call.output
+    capture = next(i for i in run.invocations if i.step == "capture")
+    assert not [line for line in capture.lines if matches(pattern, line)]
