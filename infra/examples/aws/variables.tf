@@ -11,12 +11,19 @@ variable "name" {
 }
 
 variable "package_path" {
-  description = "Path of the zip with pgcdc's code, built by the packaging script."
+  description = "Path of the zip with pgcdc's code. Null: dist/lambda/pgcdc.zip, as `make package` (infra/package.py) writes it."
   type        = string
+  default     = null
 }
 
 variable "layer_zip_path" {
-  description = "Path of the dependencies layer zip (python/... for the functions' runtime and architecture), or null when package_path holds everything."
+  description = "Path of the dependencies layer zip (python/... for python3.12 on x86_64). Null: dist/lambda/dependencies.zip from `make package`; \"\" deploys no layer of this configuration's own (package_path or layer_arns must then hold the dependencies)."
+  type        = string
+  default     = null
+}
+
+variable "artifact_bucket" {
+  description = "Existing S3 bucket (in var.region) through which the layer zip is published: Lambda takes a zip over 50 MB only from S3, and the layer `make package` builds is ~72 MiB. Null: the module uploads the layer directly, which works only for a layer zip under 50 MB."
   type        = string
   default     = null
 }
