@@ -7,7 +7,7 @@ PG_MAJOR ?= $(shell pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools system-deps demo demo-down test test-unit lint format clean
+.PHONY: help venv tools system-deps demo demo-down test test-unit lint format clean package
 TOOLS ?= .venv-tools
 CHECKOV_VERSION ?= 3.3.30
 
@@ -30,15 +30,17 @@ $(TOOLS)/bin/checkov:
 
 tools: $(TOOLS)/bin/checkov ## a separate virtualenv with checkov (the infra scan test uses it)
 
-system-deps: ## install PostgreSQL server binaries and wal2json (apt, needs root)
+system-deps: ## install PostgreSQL server binaries, wal2json, chromium + chromedriver (apt, needs root)
 	@bindir=$$(pg_config --bindir 2>/dev/null); libdir=$$(pg_config --pkglibdir 2>/dev/null); \
-	if [ -x "$$bindir/initdb" ] && [ -f "$$libdir/wal2json.so" ]; then \
-	  echo "PostgreSQL $(PG_MAJOR) server and wal2json present"; \
+	if [ -x "$$bindir/initdb" ] && [ -f "$$libdir/wal2json.so" ] && command -v chromium >/dev/null \
+	    && command -v chromedriver >/dev/null; then \
+	  echo "PostgreSQL $(PG_MAJOR) server, wal2json and chromium present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    postgresql-$(or $(PG_MAJOR),15) postgresql-$(or $(PG_MAJOR),15)-wal2json >/dev/null; \
+	    postgresql-$(or $(PG_MAJOR),15) postgresql-$(or $(PG_MAJOR),15)-wal2json \
+	    chromium chromium-driver >/dev/null; \
 	else \
-	  echo "install the PostgreSQL server and wal2json: sudo apt-get install postgresql-15 postgresql-15-wal2json" >&2; \
+	  echo "install the PostgreSQL server, wal2json and chromium: sudo apt-get install postgresql-15 postgresql-15-wal2json chromium chromium-driver" >&2; \
 	  exit 1; \
 	fi
 
@@ -62,6 +64,9 @@ lint: venv ## ruff, ruff format --check, mypy
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+package: venv ## Lambda zips for python3.12 x86_64: dist/lambda/{pgcdc,dependencies}.zip
+	$(BIN)/python infra/package.py
 
 clean: ## stop the demo cluster and remove ./pgcdc-data
 	-$(BIN)/pgcdc demo down

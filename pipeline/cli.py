@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from pipeline import config, logs
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_source_commands(sub)
     _add_pipeline_commands(sub)
+    _add_query_command(sub)
+    _add_dashboard_command(sub)
 
     demo = sub.add_parser("demo", help="the local totesys demo database").add_subparsers(
         dest="demo_command", required=True, metavar="DEMO_COMMAND"
@@ -133,6 +136,18 @@ def _add_pipeline_commands(sub: Any) -> Any:
     return sub
 
 
+def _add_query_command(sub: Any) -> None:
+    """``query``: SQL over the raw store, the processed store and the warehouse."""
+    p = sub.add_parser("query", help="SQL over the lake: history, current state, as-of, warehouse")
+    _add_common(p)
+    p.add_argument("sql", nargs="?", help="SQL to run (none and no -f: an interactive prompt)")
+    p.add_argument("-f", "--file", help="read the SQL from this file")
+    p.add_argument("--format", choices=["table", "csv", "json", "parquet"], help="default: table")
+    p.add_argument("--output", "-o", help="write the result to this file (format from suffix)")
+    p.add_argument("--max-rows", type=int, default=40, help="rows a table shows (0: DuckDB's)")
+    p.set_defaults(func=cmd_query)
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
     return config.load_settings(
         source_dsn=getattr(args, "source_dsn", None),
@@ -206,17 +221,55 @@ def _snapshot_progress() -> Iterator[Callable[[str, int, int], None] | None]:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the slot's figures; exit 1 when a threshold is crossed."""
+    """Print the slot, table, transform, load and freshness figures; exit 1 when a threshold
+    is crossed."""
     from pipeline import service, status
 
-    found = status.slot_status(config.source_dsn(settings), service.raw_store(settings), settings)
+    found = status.pipeline_status(
+        config.source_dsn(settings),
+        service.raw_store(settings),
+        service.processed_store(settings),
+        config.warehouse_uri(settings),
+        settings,
+    )
     status.report(found)
     if args.json:
         print(json.dumps(found.as_dict(), indent=2))
     else:
         for name, value in found.as_dict().items():
-            print(f"{name:>20}: {value}")
+            if name == "tables":
+                for table in value:
+                    print(f"{'table':>24}: {json.dumps(table)}")
+            else:
+                print(f"{name:>24}: {value}")
     return EXIT_FAILED if found.problems else EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    """Run SQL (argument or -f file) in a session with the lake's views, or a prompt."""
+    from pipeline import query, service
+
+    sql = args.sql
+    if args.file:
+        sql = Path(args.file).read_text() if args.file != "-" else sys.stdin.read()
+    fmt = query.output_format(args.format, args.output)
+    session = query.open_session(
+        service.raw_store(settings),
+        service.processed_store(settings),
+        config.warehouse_uri(settings),
+    )
+    try:
+        if sql is None:
+            query.interactive(session, max_rows=args.max_rows)
+            return EXIT_OK
+        relation = query.run_sql(session.con, sql)
+        if relation is not None:
+            text = query.write_result(relation, fmt, args.output, max_rows=args.max_rows)
+            if text is not None:
+                sys.stdout.write(text)
+    finally:
+        session.close()
+    return EXIT_OK
 
 
 def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,6 +348,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     print("\n".join(service.run_once(settings, options)))
     return EXIT_OK
+
+
+def _add_dashboard_command(sub: Any) -> None:
+    """``dashboard``: the web page over the warehouse."""
+    p = sub.add_parser("dashboard", help="web dashboard over the warehouse (read-only, live)")
+    _add_common(p)
+    p.add_argument("--port", type=int, default=8501, help="local port (8501)")
+    p.add_argument("--address", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument("--refresh", type=float, default=5.0, help="seconds between refreshes (5)")
+    p.set_defaults(func=cmd_dashboard)
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the dashboard until interrupted."""
+    from pipeline.dashboard import server
+
+    return server.serve(settings, port=args.port, refresh=args.refresh, address=args.address)
 
 
 def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:
