@@ -17,7 +17,7 @@ help: ## list the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,dashboard]'
 	touch $@
 
 venv: $(BIN)/.installed ## create .venv with pgcdc and its test tools

@@ -22,8 +22,8 @@ Why each choice:
   Lambda Python runtime ships the SDK, pgcdc only calls Secrets Manager's GetSecretValue
   through it (pyarrow's S3 filesystem has its own C++ client), and the SDK is ~23 MB of the
   250 MB Lambda allows for a function and its layers. ``--include-sdk`` bundles it.
-- The dashboard's libraries (streamlit, countryinfo) are left out too: only ``pgcdc
-  dashboard`` on a workstation imports them (``NOT_USED_IN_LAMBDA``).
+- The dashboard's libraries are the ``dashboard`` extra, not ``[project].dependencies``: only
+  ``pgcdc dashboard`` on a workstation imports them, so they never reach the layer.
 - Lambda refuses a function whose code and layers unzip to 262,144,000 bytes or more, so a
   few parts of the wheels that nothing imports at run time are trimmed (``TRIM_RULES``); a
   build over the limit fails with the sizes, and docs/deploy-aws.md describes the container
@@ -76,13 +76,8 @@ PLATFORMS = {
 }
 MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 
-# Left out of the layer: the runtime provides boto3 (see the module docstring), and the
-# dashboard's libraries serve `pgcdc dashboard` on a workstation, never a function.
+# Left out of the layer: the runtime provides boto3 (see the module docstring).
 RUNTIME_PROVIDED = {"boto3": "provided by the Lambda Python runtime"}
-NOT_USED_IN_LAMBDA = {
-    "streamlit": "only `pgcdc dashboard` imports it, never a function",
-    "countryinfo": "only `pgcdc dashboard` imports it, never a function",
-}
 
 # Parts of wheels that nothing imports at run time, as (reason, pattern on the path inside
 # site-packages). Only what is safe: a trimmed feature fails with an ImportError naming it.
@@ -238,7 +233,7 @@ def runtime_requirements(requirements: list[str], include_sdk: bool) -> list[str
 
 def excluded(include_sdk: bool) -> dict[str, str]:
     """The top-level requirements the layer leaves out, with the reason."""
-    return NOT_USED_IN_LAMBDA | ({} if include_sdk else RUNTIME_PROVIDED)
+    return {} if include_sdk else dict(RUNTIME_PROVIDED)
 
 
 def installed_pins(requirements: list[str], target: Target) -> tuple[dict[str, str], list[str]]:

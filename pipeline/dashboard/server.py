@@ -8,6 +8,7 @@ may hold a password) reach the page through the environment, never the command l
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -19,6 +20,16 @@ from schemas.errors import ConfigurationError
 from schemas.settings import Settings
 
 APP = Path(__file__).with_name("app.py")
+EXTRA_MODULES = ("streamlit", "countryinfo")  # the ``dashboard`` extra of pyproject.toml
+
+
+def require_extra() -> None:
+    """Fail with the install command when the ``dashboard`` extra is not installed."""
+    missing = [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigurationError(
+            f"the dashboard needs {', '.join(missing)}: pip install 'pgcdc[dashboard]'"
+        )
 
 
 def streamlit_command(*, port: int, address: str) -> list[str]:
@@ -59,6 +70,7 @@ def serve(settings: Settings, *, port: int, refresh: float, address: str = "127.
     """Run the dashboard until interrupted; the server's exit code."""
     if refresh < 1:
         raise ConfigurationError(f"--refresh must be at least 1 second (got {refresh:g})")
+    require_extra()
     print(f"dashboard on http://{address}:{port}/ (refresh every {refresh:g} s)", flush=True)
     process = subprocess.Popen(
         streamlit_command(port=port, address=address), env=page_environment(settings, refresh)
