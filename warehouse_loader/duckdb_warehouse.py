@@ -8,7 +8,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import tenacity
 
+from schemas.errors import TransientError
 from schemas.tables import quote_ident
 from warehouse_loader.warehouse import Warehouse
 
@@ -16,9 +18,14 @@ from warehouse_loader.warehouse import Warehouse
 class DuckDBWarehouse(Warehouse):
     """A DuckDB database file (created with its folder on first use)."""
 
+    # A DuckDB file has one writer process at a time, and a reader (pgcdc query, the
+    # dashboard) holds it for a moment: wait that out, then give up as a transient error.
+    LOCK_WAIT_SECONDS = 10.0
+
     def __init__(self, path: str) -> None:
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(Path(path).expanduser()))
+        file = Path(path).expanduser()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        self._con = _connect(file, self.LOCK_WAIT_SECONDS)
         self._staged: list[str] = []
 
     def quote(self, name: str) -> str:
@@ -67,3 +74,26 @@ class DuckDBWarehouse(Warehouse):
     def close(self) -> None:
         """Close the file."""
         self._con.close()
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _connect(file: Path, wait: float) -> duckdb.DuckDBPyConnection:
+    """Open the file read-write, retrying while another process holds its lock."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_lock_error),
+        stop=tenacity.stop_after_delay(wait),
+        wait=tenacity.wait_exponential(multiplier=0.05, max=1.0),
+        reraise=True,
+    )
+    try:
+        return retrying(duckdb.connect, str(file))
+    except duckdb.IOException as exc:
+        if not _is_lock_error(exc):
+            raise
+        raise TransientError(
+            f"the warehouse {file} is held by another process (a query or the dashboard) "
+            f"for more than {wait:g} s: {exc}"
+        ) from None

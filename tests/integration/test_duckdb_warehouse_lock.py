@@ -1,0 +1,59 @@
+"""The DuckDB warehouse waits out another process's lock on its file, then fails clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas.errors import TransientError
+from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+
+pytestmark = pytest.mark.integration
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_open_waits_for_a_short_lock(tmp_path: Path) -> None:
+    path = tmp_path / "wh.duckdb"
+    holder = _hold(path, 1.0)
+    began = time.monotonic()
+    warehouse = DuckDBWarehouse(str(path))
+    try:
+        assert time.monotonic() - began >= 0.5  # it did wait for the holder
+        assert warehouse.loaded_run() == 0
+    finally:
+        warehouse.close()
+        holder.communicate(timeout=30)
+
+
+def test_open_gives_up_with_a_transient_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "wh.duckdb"
+    monkeypatch.setattr(DuckDBWarehouse, "LOCK_WAIT_SECONDS", 0.5)
+    holder = _hold(path, 30.0)
+    try:
+        with pytest.raises(TransientError, match=str(path)):
+            DuckDBWarehouse(str(path))
+    finally:
+        holder.kill()
+        holder.communicate(timeout=30)
