@@ -2,8 +2,9 @@
 
 On Lambda, a line holding an ``_aws`` object with ``CloudWatchMetrics`` is turned into metrics
 by CloudWatch Logs itself: no ``PutMetricData`` call, no extra permission, no network. The
-handlers print one such document per figure set (the slot's lag and retained WAL, the age of
-the last capture) after each capture.
+handlers print one such document per figure set: the slot's lag and retained WAL and the age
+of the last capture after each capture (``capture_handler``), the warehouse's freshness
+(``FreshnessSeconds``) after each load (``load_handler``).
 
 Names and namespace match infra/modules/pgcdc/monitoring.tf: the ``SlotLagBytes`` and
 ``FreshnessSeconds`` alarms there have no dimensions, so the metrics are published with the

@@ -73,8 +73,14 @@ def transform_handler(event: Mapping[str, Any], context: LambdaContext) -> Summa
 
 
 def load_handler(event: Mapping[str, Any], context: LambdaContext) -> Summary:
-    """Apply the processed batches not yet in the warehouse."""
-    return _run("load", event, context, lambda s: load_summary(service.load_once(s)))
+    """Apply the processed batches not yet in the warehouse, then report its freshness as EMF."""
+
+    def work(settings: Settings) -> Summary:
+        summary = load_summary(service.load_once(settings))
+        report_freshness(settings, event)
+        return summary
+
+    return _run("load", event, context, work)
 
 
 def _run(
@@ -198,6 +204,39 @@ def report_slot_metrics(settings: Settings, event: Mapping[str, Any]) -> dict[st
         log.error(problem, extra={"slot": found.slot})
     properties = {"slot": found.slot, "execution_id": str(event.get("execution_id") or "")}
     return emf.emit(slot_metrics(found), properties=properties)
+
+
+def report_freshness(settings: Settings, event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The warehouse's freshness as one EMF line (``FreshnessSeconds``); past
+    ``max_freshness_seconds``, one ERROR line worded as ``pgcdc status`` words it.
+
+    Freshness comes from the warehouse alone (``pgcdc_load_state.newest_commit``): the load
+    function cannot read the raw store. Nothing is printed while no loaded batch recorded a
+    commit time (the alarm then sees missing data). A freshness that cannot be read is a
+    WARNING, not a failed load: the batches are already committed.
+    """
+    try:
+        freshness = status.warehouse_freshness(config.warehouse_uri(settings))
+    except Exception as exc:
+        log.warning(
+            "warehouse freshness not read: %s",
+            redact(str(exc)),
+            extra={"error_type": type(exc).__name__},
+        )
+        return None
+    if freshness is None:
+        log.warning("warehouse freshness not known: no loaded batch records its newest commit")
+        return None
+    problem = status.freshness_problem(freshness, settings.max_freshness_seconds)
+    if problem:
+        log.error(problem, extra={"freshness_seconds": freshness})
+    properties = {"execution_id": str(event.get("execution_id") or "")}
+    return emf.emit(freshness_metrics(freshness), properties=properties)
+
+
+def freshness_metrics(freshness: float) -> list[emf.Metric]:
+    """EMF metrics for the warehouse's freshness: the age of its newest source commit."""
+    return [emf.Metric("FreshnessSeconds", max(0.0, freshness), "Seconds")]
 
 
 def slot_metrics(found: status.SlotStatus, *, now: float | None = None) -> list[emf.Metric]:

@@ -3,10 +3,13 @@
 :func:`slot_status` reads the slot and the last capture position; :func:`pipeline_status`
 adds, per captured table, the change counts of the raw store and the transform position,
 the transform and load positions, and the freshness: now minus the newest source commit
-visible in the warehouse (through its loaded capture bound). Both return frozen dataclasses
-(what the Lambda handlers turn into metrics). :func:`report` logs each figure as a metric
-line (``metric``/``value`` extras, the names the CloudWatch metric filters in infra/ match);
-a threshold crossed is one ERROR line.
+visible in the warehouse. That commit time is what the loaded batches recorded in
+``pgcdc_load_state.newest_commit`` (:func:`warehouse_freshness`, all the load Lambda can
+read); a warehouse whose batches predate the column falls back to the raw store's newest
+commit at or before the loaded capture bound (:func:`newest_commit_upto`). Both return
+frozen dataclasses (what the Lambda handlers turn into metrics). :func:`report` logs each
+figure as a metric line (``metric``/``value`` extras, the names the CloudWatch metric filters
+in infra/ match); a threshold crossed is one ERROR line.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from schemas.tables import TableName
 from storage import Store
 from transformer.batches import latest_batch
 from transformer.rawlog import captured_tables, object_lsn
-from warehouse_loader.statements import LOAD_STATE
+from warehouse_loader.statements import LOAD_STATE, NEWEST_COMMIT
 
 log = logging.getLogger("pgcdc.status")
 
@@ -196,17 +199,12 @@ def pipeline_status(
     batch = latest_batch(processed)
     loaded = load_position(warehouse_uri)
     tables = tuple(_table_status(raw, t, batch) for t in captured_tables(raw))
-    newest = newest_commit_upto(raw, int(Lsn.parse(loaded.bound))) if loaded else None
-    moment = now or dt.datetime.now(dt.UTC)
-    freshness = round((moment - newest).total_seconds(), 1) if newest else None
+    newest = _loaded_commit(warehouse_uri, raw, loaded)
+    freshness = freshness_at(newest, now)
     problems = list(found.problems)
-    limit = settings.max_freshness_seconds
-    if limit is not None and (freshness is None or freshness > limit):
-        seen = f"{freshness:,.0f} s old" if freshness is not None else "not known (nothing loaded)"
-        problems.append(
-            f"warehouse freshness {seen}: the newest source commit it shows must be under "
-            f"{limit:,.0f} s old (is the pipeline running?)"
-        )
+    problem = freshness_problem(freshness, settings.max_freshness_seconds)
+    if problem:
+        problems.append(problem)
     return PipelineStatus(
         slot=found,
         tables=tables,
@@ -216,6 +214,56 @@ def pipeline_status(
         freshness_seconds=freshness,
         problems=tuple(problems),
     )
+
+
+def freshness_at(newest: dt.datetime | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds from the newest visible source commit to ``now`` (None: nothing known)."""
+    if newest is None:
+        return None
+    return round(((now or dt.datetime.now(dt.UTC)) - newest).total_seconds(), 1)
+
+
+def freshness_problem(freshness: float | None, limit: float | None) -> str | None:
+    """The problem line when freshness is past ``limit`` or unknown; None when fine or
+    unchecked (``limit`` None). ``pgcdc status`` and the load handler both log it."""
+    if limit is None or (freshness is not None and freshness <= limit):
+        return None
+    seen = f"{freshness:,.0f} s old" if freshness is not None else "not known (nothing loaded)"
+    return (
+        f"warehouse freshness {seen}: the newest source commit it shows must be under "
+        f"{limit:,.0f} s old (is the pipeline running?)"
+    )
+
+
+def warehouse_freshness(uri: str, *, now: dt.datetime | None = None) -> float | None:
+    """Freshness from the warehouse alone: now minus ``max(pgcdc_load_state.newest_commit)``.
+
+    None when no loaded batch recorded a commit time (nothing loaded, or only batches from
+    before the column existed). Read-only; errors are raised (the caller decides whether
+    they matter), with messages that never hold the DSN.
+    """
+    return freshness_at(warehouse_newest_commit(uri), now)
+
+
+def warehouse_newest_commit(uri: str) -> dt.datetime | None:
+    """``max(newest_commit)`` of the warehouse's load state; None when the table, the column
+    or a value is missing. Opens the warehouse read-only."""
+    row = _load_state_row(uri, _NEWEST_COMMIT_ROW, column=NEWEST_COMMIT)
+    value = row[0] if row else None
+    return value if isinstance(value, dt.datetime) else None
+
+
+def _loaded_commit(uri: str, raw: Store, loaded: StepPosition | None) -> dt.datetime | None:
+    """The newest commit the warehouse shows: its load state's, else (batches loaded before
+    ``newest_commit`` existed) the raw store's at or before the loaded bound."""
+    if loaded is None:
+        return None
+    try:
+        recorded = warehouse_newest_commit(uri)
+    except (PgcdcError, duckdb.Error, psycopg.Error) as exc:
+        log.warning("cannot read the warehouse's newest commit: %s", redact_uri(str(exc)))
+        recorded = None
+    return recorded or newest_commit_upto(raw, int(Lsn.parse(loaded.bound)))
 
 
 def _transform_position(batch: Batch | None) -> StepPosition | None:
@@ -279,10 +327,7 @@ def load_position(uri: str) -> StepPosition | None:
     """The warehouse's newest loaded batch (``pgcdc_load_state``), or None when there is
     none or the warehouse cannot be read now (a WARNING says why, never the DSN)."""
     try:
-        if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
-            row = _postgres_load_row(uri)
-        else:
-            row = _duckdb_load_row(Path(uri.removeprefix("duckdb://")).expanduser())
+        row = _load_state_row(uri, _LOAD_ROW)
     except (PgcdcError, duckdb.Error, psycopg.Error) as exc:
         log.warning("cannot read the warehouse's load position: %s", redact_uri(str(exc)))
         return None
@@ -293,9 +338,22 @@ def load_position(uri: str) -> StepPosition | None:
 
 
 _LOAD_ROW = f"SELECT run, bound, loaded_at FROM {LOAD_STATE} ORDER BY run DESC LIMIT 1"
+_NEWEST_COMMIT_ROW = f"SELECT max({NEWEST_COMMIT}) FROM {LOAD_STATE}"
+_HAS_COLUMN = (
+    "SELECT count(*) FROM information_schema.columns "
+    "WHERE table_schema = current_schema() AND table_name = {p} AND column_name = {p}"
+)
 
 
-def _duckdb_load_row(path: Path) -> tuple[Any, ...] | None:
+def _load_state_row(uri: str, query: str, *, column: str | None = None) -> tuple[Any, ...] | None:
+    """The first row of ``query`` over the load state; None when the warehouse, the table or
+    ``column`` does not exist yet, or the query returns no row."""
+    if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+        return _postgres_load_row(uri, query, column)
+    return _duckdb_load_row(Path(uri.removeprefix("duckdb://")).expanduser(), query, column)
+
+
+def _duckdb_load_row(path: Path, query: str, column: str | None) -> tuple[Any, ...] | None:
     if not path.exists():
         return None
     try:
@@ -308,16 +366,24 @@ def _duckdb_load_row(path: Path) -> tuple[Any, ...] | None:
         ).fetchall()
         if not found[0][0]:
             return None
-        rows = con.execute(_LOAD_ROW).fetchall()
+        if column is not None:
+            has = con.execute(_HAS_COLUMN.format(p="?"), [LOAD_STATE, column]).fetchall()
+            if not has[0][0]:
+                return None
+        rows = con.execute(query).fetchall()
         return tuple(rows[0]) if rows else None
     finally:
         con.close()
 
 
-def _postgres_load_row(dsn: str) -> tuple[Any, ...] | None:
-    with connect(dsn, doing="reading the warehouse's load position") as conn:
+def _postgres_load_row(dsn: str, query: str, column: str | None) -> tuple[Any, ...] | None:
+    with connect(dsn, doing="reading the warehouse's load state") as conn:
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LOAD_STATE,)).fetchone()
         if not exists or not exists[0]:
             return None
-        row = conn.execute(_LOAD_ROW).fetchone()
+        if column is not None:
+            has = conn.execute(_HAS_COLUMN.format(p="%s"), (LOAD_STATE, column)).fetchone()
+            if not has or not has[0]:
+                return None
+        row = conn.execute(query).fetchone()
         return tuple(row) if row else None

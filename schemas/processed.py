@@ -8,8 +8,10 @@ A transform run writes new Parquet objects only, then one manifest, the batch, l
   current state (a base). A base and the deltas after it are also the table's state, what
   the next run folds new changes into;
 - ``_state/transform/<run // 10000>/<run>.batch.json``: the manifest (version 1): the raw
-  position reached per table, the state objects, the outputs. It is the commit point: objects
-  it does not list are leftovers of a crashed run and are never read.
+  position reached per table, the state objects, the outputs, and the newest source commit
+  time the batches up to this one hold (``newest_commit``: what the loader records for the
+  warehouse's freshness; absent from manifests written before it existed). It is the commit
+  point: objects it does not list are leftovers of a crashed run and are never read.
 
 ``<run>`` is 10 digits, ``<bound>`` the capture position the run read up to (16 hex digits),
 so a retried run with the same input rewrites the same objects with the same content.
@@ -63,6 +65,9 @@ class Batch(BaseModel):
     changes: int = 0
     tables: dict[str, TableProgress] = Field(default_factory=dict)
     outputs: tuple[Output, ...] = ()
+    newest_commit: dt.datetime | None = None
+    """The newest ``_commit_ts`` among the changes read up to ``bound``, this run's or an
+    earlier one's (it never goes backwards); None when none is known (an older manifest)."""
 
 
 def batch_key(run: int) -> str:

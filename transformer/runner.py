@@ -2,7 +2,8 @@
 
 The run reads each captured table's changes after the previous batch's bound up to the
 capture position, folds them (:mod:`transformer.fold`), writes each table's changed current
-rows and every target's new rows as new Parquet objects, then the batch manifest, last.
+rows and every target's new rows as new Parquet objects, then the batch manifest, last (it
+records the newest commit time folded so far, which the loader keeps for freshness).
 Idempotent: a run that crashed before its manifest is redone from the same position, and
 with the same input it rewrites the same objects with the same content.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.processed import Batch, Output, TableProgress, mirror_key, target_key
@@ -78,6 +80,14 @@ class _Run:
     day: dt.date
     previous: Batch | None
     model_dir: Path | None = None
+    newest_commit: dt.datetime | None = None
+    """The newest ``_commit_ts`` folded so far (starts at the previous batch's)."""
+
+    def note_commits(self, rows: pa.Table) -> None:
+        """Raise ``newest_commit`` to the newest commit time of ``rows`` (never lower it)."""
+        newest = pc.max(rows.column("_commit_ts")).as_py()
+        if newest is not None and (self.newest_commit is None or newest > self.newest_commit):
+            self.newest_commit = newest
 
 
 def transform(
@@ -98,6 +108,7 @@ def transform(
     ctx = _Run(
         raw, processed, duckdb.connect(), (last.run + 1) if last else 1, bound, now.date(), last
     )
+    ctx.newest_commit = last.newest_commit if last else None
     tables = [t for t in (_fold_table(ctx, tb) for tb in captured_tables(raw)) if t]
     result = TransformResult(run=ctx.run, tables=sum(1 for t in tables if t.versions))
     result.changes = sum(t.versions.num_rows for t in tables if t.versions is not None)
@@ -111,6 +122,7 @@ def transform(
             changes=result.changes,
             tables={t.table.qualified: t.progress for t in tables},
             outputs=tuple(outputs),
+            newest_commit=ctx.newest_commit,
         ),
     )
     result.seconds = time.monotonic() - began
@@ -137,6 +149,7 @@ def _fold_table(ctx: _Run, table: TableName) -> _TableRun | None:
     if rows is None:
         progress = TableProgress(position=ctx.bound, key=key, state=state_objects)
         return _TableRun(table, progress, None, before, before, empty)
+    ctx.note_commits(rows)
     folded = fold_changes(ctx.con, rows, key, state)
     objects: tuple[str, ...]
     if folded.state is not None:

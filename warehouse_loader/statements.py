@@ -8,13 +8,35 @@ from collections.abc import Callable, Sequence
 Quote = Callable[[str], str]
 
 LOAD_STATE = "pgcdc_load_state"
+NEWEST_COMMIT = "newest_commit"
+"""The load-state column holding a batch's newest source commit time (NULL in rows loaded
+before it existed, or from a manifest without it): what the warehouse's freshness is
+measured from."""
 
 
 def load_state_ddl(q: Quote) -> str:
     """The table holding the loader's position: one row per batch applied."""
     return (
         f"CREATE TABLE IF NOT EXISTS {q(LOAD_STATE)} (run BIGINT PRIMARY KEY, "
-        "bound BIGINT NOT NULL, loaded_at TIMESTAMP WITH TIME ZONE NOT NULL)"
+        "bound BIGINT NOT NULL, loaded_at TIMESTAMP WITH TIME ZONE NOT NULL, "
+        f"{q(NEWEST_COMMIT)} TIMESTAMP WITH TIME ZONE)"
+    )
+
+
+def load_state_upgrade(q: Quote) -> str:
+    """Add ``newest_commit`` to a load-state table created before it existed (nullable: the
+    rows already there keep NULL)."""
+    return (
+        f"ALTER TABLE {q(LOAD_STATE)} ADD COLUMN IF NOT EXISTS "
+        f"{q(NEWEST_COMMIT)} TIMESTAMP WITH TIME ZONE"
+    )
+
+
+def record_batch(q: Quote, p: str) -> str:
+    """Insert one applied batch's row (run, bound, loaded_at, newest_commit), by column name."""
+    return (
+        f"INSERT INTO {q(LOAD_STATE)} (run, bound, loaded_at, {q(NEWEST_COMMIT)}) "
+        f"VALUES ({p}, {p}, {p}, {p})"
     )
 
 

@@ -1,9 +1,10 @@
 """A warehouse the loader applies batches to: the steps, whatever the engine.
 
-Each batch is applied in one transaction together with its row in ``pgcdc_load_state``, so
-a batch is in the warehouse whole, with its position, or not at all; a batch already
-recorded there is skipped (idempotent). Tables are created on first use from the batch's
-Arrow schema, keyed as the model says; facts get a ``<fact>_current`` view.
+Each batch is applied in one transaction together with its row in ``pgcdc_load_state`` (its
+run, bound, load time and newest source commit time), so a batch is in the warehouse whole,
+with its position, or not at all; a batch already recorded there is skipped (idempotent).
+Tables are created on first use from the batch's Arrow schema, keyed as the model says;
+facts get a ``<fact>_current`` view.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Warehouse(abc.ABC):
     def loaded_run(self) -> int:
         """The newest batch applied (0 before the first)."""
         with self.transaction():
-            self.execute(st.load_state_ddl(self.quote))
+            self.ensure_load_state()
             rows = self.execute(f"SELECT max(run) FROM {self.quote(st.LOAD_STATE)}")
         value = rows[0][0] if rows else None
         return int(value) if isinstance(value, int) else 0
@@ -67,17 +68,29 @@ class Warehouse(abc.ABC):
         """Apply one batch with its position, in one transaction; False if already applied."""
         q, p = self.quote, self.param
         with self.transaction():
-            self.execute(st.load_state_ddl(q))
+            self.ensure_load_state()
             done = self.execute(f"SELECT 1 FROM {q(st.LOAD_STATE)} WHERE run = {p}", [batch.run])
             if done:
                 return False
             for index, (output, rows) in enumerate(data):
                 self._apply_output(index, output, rows)
             self.execute(
-                f"INSERT INTO {q(st.LOAD_STATE)} VALUES ({p}, {p}, {p})",
-                [batch.run, batch.bound, dt.datetime.now(dt.UTC)],
+                st.record_batch(q, p),
+                [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
             )
         return True
+
+    def ensure_load_state(self) -> None:
+        """Create ``pgcdc_load_state``, or add ``newest_commit`` to one an older pgcdc created.
+
+        Runs in the caller's transaction; idempotent. The column is looked up first, so a
+        table that has it is not altered (on PostgreSQL an ALTER would lock it even as a
+        no-op).
+        """
+        self.execute(st.load_state_ddl(self.quote))
+        if st.NEWEST_COMMIT not in self.table_columns(None, st.LOAD_STATE):
+            log.info("adding column %s to %s", st.NEWEST_COMMIT, st.LOAD_STATE)
+            self.execute(st.load_state_upgrade(self.quote))
 
     def table_sql(self, output: Output) -> str:
         """The quoted warehouse table of an output."""

@@ -6,7 +6,8 @@ invoke to the deployed function's handler, with the environment Terraform gave t
 The source and warehouse secrets hold the connection parts of real test databases. Checked:
 a committed row reaches the raw and processed buckets and the warehouse; a failing transform
 is retried as configured, alerts through SNS (to an SQS queue) and fails the execution, and
-its ERROR line matches the deployed metric filter; no password or DSN reaches any log.
+its ERROR line matches the deployed metric filter; capture's slot-lag and load's freshness
+EMF lines name what the deployed alarms read; no password or DSN reaches any log.
 """
 
 from __future__ import annotations
@@ -298,6 +299,27 @@ def test_capture_prints_slot_metrics_as_emf_in_the_alarms_namespace(
     alarms = cloudwatch.describe_alarms(AlarmNames=[f"{_name(stack)}-slot-lag"])["MetricAlarms"]
     assert [(a["Namespace"], a["MetricName"], a.get("Dimensions", [])) for a in alarms] == [
         (directive["Namespace"], "SlotLagBytes", [])
+    ]
+
+
+def test_load_prints_freshness_as_emf_in_the_freshness_alarms_namespace(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    load = successful_run[0].invocations[-1]
+    assert load.step == "load"
+    documents = [d for d in _json_lines(load.output) if "_aws" in d]
+    assert len(documents) == 1, load.output
+    emf = documents[0]
+    directive = emf["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Metrics"] == [{"Name": "FreshnessSeconds", "Unit": "Seconds"}]
+    assert isinstance(emf["FreshnessSeconds"], float) and emf["FreshnessSeconds"] >= 0
+    assert directive["Dimensions"] == [[]]
+
+    # The freshness alarm reads this namespace and metric, without dimensions.
+    cloudwatch = stack.client("cloudwatch")
+    alarms = cloudwatch.describe_alarms(AlarmNames=[f"{_name(stack)}-freshness"])["MetricAlarms"]
+    assert [(a["Namespace"], a["MetricName"], a.get("Dimensions", [])) for a in alarms] == [
+        (directive["Namespace"], "FreshnessSeconds", [])
     ]
 
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cdc_reader.capture import CaptureResult
-from pipeline import emf, handlers
+from pipeline import config, emf, handlers
 from pipeline.status import SlotStatus
 from schemas.errors import ConfigurationError, StorageError
 from schemas.lsn import Lsn
+from schemas.processed import Batch
 from transformer.runner import TransformResult
+from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 from warehouse_loader.loader import LoadResult
 
 
@@ -191,6 +196,140 @@ def test_slot_metrics_from_a_status() -> None:
         ("CaptureAgeSeconds", 10.0, "Seconds"),
     ]
     assert handlers.slot_metrics(SlotStatus(slot="pgcdc", exists=False)) == []
+
+
+def test_freshness_metric_document_is_what_the_freshness_alarm_reads() -> None:
+    metrics = handlers.freshness_metrics(42.5)
+    doc = emf.document(
+        metrics,
+        properties={"execution_id": "e1"},
+        metric_namespace="pgcdc",
+        timestamp_ms=1_700_000_000_000,
+    )
+    assert doc == {
+        "_aws": {
+            "Timestamp": 1_700_000_000_000,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "pgcdc",
+                    "Dimensions": [[]],
+                    "Metrics": [{"Name": "FreshnessSeconds", "Unit": "Seconds"}],
+                }
+            ],
+        },
+        "execution_id": "e1",
+        "FreshnessSeconds": 42.5,
+    }
+    assert "level" not in doc and "metric" not in doc  # the log filters do not count it
+    # A clock behind the source's never reports a negative age.
+    assert [m.value for m in handlers.freshness_metrics(-3.0)] == [0.0]
+
+
+# --- the load handler's freshness ------------------------------------------------------------
+
+COMMIT_AGE = dt.timedelta(seconds=90)
+
+
+def _load_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **extra: str
+) -> tuple[str, dt.datetime]:
+    """A DuckDB warehouse holding one batch whose newest source commit is COMMIT_AGE old,
+    and an empty processed store: the load applies nothing, then reports freshness."""
+    uri = str(tmp_path / "warehouse.duckdb")
+    newest = dt.datetime.now(dt.UTC) - COMMIT_AGE
+    warehouse = DuckDBWarehouse(uri)
+    try:
+        batch = Batch(run=1, bound=100, created_at=newest, newest_commit=newest)
+        assert warehouse.apply(batch, [])
+    finally:
+        warehouse.close()
+    env = {
+        "PGCDC_SLOT": "pgcdc",
+        "PGCDC_PROCESSED_URI": str(tmp_path / "processed"),
+        "PGCDC_WAREHOUSE_URI": uri,
+        emf.NAMESPACE_ENV: "pgcdc-test",
+        **extra,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return uri, newest
+
+
+def _out_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_load_prints_freshness_from_the_warehouse_it_loaded(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _load_env(monkeypatch, tmp_path, PGCDC_MAX_FRESHNESS_SECONDS="86400")
+    summary = handlers.load_handler({"execution_id": "exec-9"}, FakeContext())
+    assert summary["step"] == "load" and summary["batches"] == 0
+    printed = capsys.readouterr()
+    documents = [d for d in _out_lines(printed.out) if "_aws" in d]
+    assert len(documents) == 1, printed.out
+    doc = documents[0]
+    assert doc["_aws"]["CloudWatchMetrics"] == [
+        {
+            "Namespace": "pgcdc-test",
+            "Dimensions": [[]],
+            "Metrics": [{"Name": "FreshnessSeconds", "Unit": "Seconds"}],
+        }
+    ]
+    # At least as old as the newest commit the batch recorded, measured after it.
+    age = doc["FreshnessSeconds"]
+    assert isinstance(age, float) and COMMIT_AGE.total_seconds() <= age < 86400
+    assert doc["execution_id"] == "exec-9"
+    levels = [line["level"] for line in _out_lines(printed.err)]
+    assert "ERROR" not in levels and "WARNING" not in levels
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_load_past_the_freshness_threshold_logs_one_error_and_still_succeeds(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _load_env(monkeypatch, tmp_path, PGCDC_MAX_FRESHNESS_SECONDS="60")
+    summary = handlers.load_handler({"execution_id": "exec-9"}, FakeContext())
+    assert summary["step"] == "load"
+    printed = capsys.readouterr()
+    errors = [line for line in _out_lines(printed.err) if line["level"] == "ERROR"]
+    assert len(errors) == 1, printed.err
+    message = str(errors[0]["message"])
+    assert message.startswith("warehouse freshness ") and "under 60 s old" in message
+    assert errors[0]["step"] == "load" and "failed_step" not in errors[0]
+    assert [d["FreshnessSeconds"] for d in _out_lines(printed.out) if "_aws" in d] == [
+        errors[0]["freshness_seconds"]
+    ]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_load_without_a_recorded_commit_prints_no_freshness(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Nothing loaded yet: no figure (the alarm sees missing data), a WARNING, no ERROR."""
+    _load_env(monkeypatch, tmp_path, PGCDC_MAX_FRESHNESS_SECONDS="60")
+    monkeypatch.setenv("PGCDC_WAREHOUSE_URI", str(tmp_path / "new.duckdb"))
+    handlers.load_handler({"execution_id": "e"}, FakeContext())
+    printed = capsys.readouterr()
+    assert not [d for d in _out_lines(printed.out) if "_aws" in d]
+    levels = [line["level"] for line in _out_lines(printed.err)]
+    assert levels.count("WARNING") == 1 and "ERROR" not in levels
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_freshness_that_cannot_be_read_is_a_warning_not_a_failure(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    broken = tmp_path / "not-a-database.duckdb"
+    broken.write_text("this is not a DuckDB file\n")
+    settings = config.load_settings(slot="pgcdc", warehouse_uri=str(broken))
+    with caplog.at_level(logging.WARNING, logger="pgcdc.handler"):
+        assert handlers.report_freshness(settings, {"execution_id": "e"}) is None
+    assert "_aws" not in capsys.readouterr().out
+    assert [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records] == [
+        ("WARNING", "warehouse freshness not read")
+    ]
 
 
 # --- errors -------------------------------------------------------------------------------
