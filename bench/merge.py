@@ -231,6 +231,8 @@ def main() -> None:
     parser.add_argument("--file-rows", type=int, default=250_000, help="changes per raw file")
     parser.add_argument("--dir", help="work folder (default: a temporary one)")
     args = parser.parse_args()
+    if args.dir:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         run(Path(tmp), args)
 
