@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
@@ -34,6 +35,15 @@ def pg_warehouse_dsn(pg_server: PgServer) -> Iterator[str]:
     name = pg_server.create_database("wh")
     yield pg_server.dsn(name)
     pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each warehouse in turn: a DuckDB file in the test's folder, then a PostgreSQL database."""
+    if request.param == "duckdb":
+        return str(tmp_path / "warehouse.duckdb")
+    dsn: str = request.getfixturevalue("pg_warehouse_dsn")
+    return dsn
 
 
 @pytest.fixture

@@ -81,14 +81,6 @@ def money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path / "warehouse.duckdb")
-    dsn: str = request.getfixturevalue("pg_warehouse_dsn")
-    return dsn
-
-
 @pytest.fixture
 def settings(pg_dsn: str, slot_name: str, tmp_path: Path, warehouse_uri: str) -> Settings:
     """A seeded demo source captured from its first change, and the pipeline's settings."""

@@ -13,14 +13,6 @@ from tests.integration.warehouse_support import demo_pipeline
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path / "warehouse.duckdb")
-    dsn: str = request.getfixturevalue("pg_warehouse_dsn")
-    return dsn
-
-
 def test_dangling_staff_id_is_reported_until_fixed(
     pg_dsn: str,
     slot_name: str,

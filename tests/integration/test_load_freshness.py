@@ -33,14 +33,6 @@ OLD_LOAD_STATE = (
 )
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path / "warehouse.duckdb")
-    dsn: str = request.getfixturevalue("pg_warehouse_dsn")
-    return dsn
-
-
 def _pipeline(dsn: str, slot: str, tmp_path: Path, warehouse_uri: str) -> Pipeline:
     """A table ``a`` and a slot."""
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.integration
 MIRROR = '"mirror_public"."item"'
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path / "warehouse.duckdb")
-    dsn: str = request.getfixturevalue("pg_warehouse_dsn")
-    return dsn
-
-
 def _pipeline(dsn: str, slot: str, tmp_path: Path, warehouse_uri: str) -> Pipeline:
     """A slot, then a small table of three rows (any schema, not the demo's)."""
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -52,14 +52,6 @@ WAREHOUSE_REVENUE = """
     JOIN dim_date d ON d.date_id = f.created_date GROUP BY 1, 2, 3, 4, 5"""
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path / "warehouse.duckdb")
-    dsn: str = request.getfixturevalue("pg_warehouse_dsn")
-    return dsn
-
-
 def _by_id(rows: list[tuple[Any, ...]]) -> dict[Any, tuple[Any, ...]]:
     return {r[0]: tuple(r) for r in rows}
 
