@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from cdc_reader.capture import CaptureResult
 from pipeline import config, emf, logs, service, status
-from schemas.settings import Settings
+from schemas.settings import Settings, redact_uri
 from transformer.runner import TransformResult
 from warehouse_loader.loader import LoadResult
 
@@ -35,9 +34,6 @@ log = logging.getLogger("pgcdc.handler")
 MIN_MARGIN_SECONDS = 30.0
 MARGIN_FRACTION = 0.15
 MIN_BUDGET_SECONDS = 1.0
-
-_URI_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 class LambdaContext(Protocol):
@@ -116,12 +112,12 @@ def log_failure(step: str, exc: BaseException) -> None:
 
 
 def redact(text: str) -> str:
-    """Mask passwords of URIs (``scheme://user:***@host``) and ``password=`` DSN parts.
+    """Mask passwords of URIs and ``password=`` DSN parts (:func:`redact_uri`).
 
     pgcdc's own messages never hold secrets; this guards against a driver or library message
     that echoes a connection string.
     """
-    return _KV_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1***@", text))
+    return redact_uri(text)
 
 
 def time_budget(remaining_ms: int) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -30,18 +29,15 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
-def redact_uri(uri: str) -> str:
-    """Mask the password of a URI or of a ``key=value`` DSN, keep the rest readable."""
-    if "://" in uri:
-        parts = urlsplit(uri)
-        if parts.password is not None:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            netloc = f"{parts.username or ''}:***@{host}"
-            return urlunsplit(parts._replace(netloc=netloc))
-        return uri
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", uri)
+_URI_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact_uri(text: str) -> str:
+    """Mask passwords, keep the rest readable: of URIs (``scheme://user:***@host``) and of
+    ``password=`` parts of key=value DSNs, wherever they stand in ``text`` (a bare URI, or
+    a driver's error message that quotes one)."""
+    return _KV_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1***@", text))
 
 
 class Settings(BaseSettings):

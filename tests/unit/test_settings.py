@@ -106,3 +106,11 @@ def test_json_log_lines_carry_extras() -> None:
     doc = json.loads(JsonFormatter({"execution_id": "e-1"}).format(record))
     assert doc["level"] == "ERROR" and doc["message"] == "slot lag 5"
     assert doc["slot"] == "pgcdc" and doc["execution_id"] == "e-1"
+
+
+def test_redact_masks_a_uri_quoted_inside_a_message() -> None:
+    message = f'connection to "postgresql://app:{SECRET}@db.internal:5432/shop" failed: timeout'
+    masked = redact_uri(message)
+    assert SECRET not in masked
+    assert "postgresql://app:***@db.internal:5432/shop" in masked
+    assert redact_uri(f"postgresql://app:{SECRET}@h/db") == "postgresql://app:***@h/db"
