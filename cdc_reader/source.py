@@ -14,7 +14,14 @@ import psycopg
 from psycopg import errors as pgerr
 
 from cdc_reader.wal2json import SESSION_SETTINGS
-from schemas.errors import PgcdcError, SourceError, TerminalError, TransientError
+from schemas.errors import (
+    ConfigurationError,
+    PgcdcError,
+    SourceError,
+    TerminalError,
+    TransientError,
+)
+from schemas.settings import MALFORMED_CONNINFO, is_conninfo_error
 
 _TRANSIENT_CLASSES = ("08", "53", "57", "40")  # connection, resources, operator, rollback
 _HINTS = {
@@ -29,6 +36,8 @@ def translate(exc: psycopg.Error, doing: str) -> PgcdcError:
     """Map a driver error to a terminal or transient pgcdc error naming what we were doing."""
     sqlstate = exc.sqlstate or ""
     text = _first_line(exc)
+    if not sqlstate and is_conninfo_error(text):
+        return ConfigurationError(f"{doing}: {MALFORMED_CONNINFO}")
     if not sqlstate and isinstance(exc, pgerr.OperationalError) and "password" in text:
         sqlstate = "28P01"  # libpq reports failed authentication without a SQLSTATE
     hint = _HINTS.get(sqlstate)

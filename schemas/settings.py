@@ -29,7 +29,7 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
-_URI_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@", re.IGNORECASE)
+_URI_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^@\n]*@", re.IGNORECASE)
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
@@ -38,6 +38,27 @@ def redact_uri(text: str) -> str:
     ``password=`` parts of key=value DSNs, wherever they stand in ``text`` (a bare URI, or
     a driver's error message that quotes one)."""
     return _KV_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1***@", text))
+
+
+# libpq's complaints about a connection string quote the part they could not parse, which
+# may be (part of) the password: such a message must be replaced, never shown.
+_CONNINFO_PHRASES = (
+    "connection info string",
+    "connection option",
+    "in URI",
+    "percent-encoded",
+    "unexpected spaces found",
+)
+
+MALFORMED_CONNINFO = (
+    "the connection string is malformed (libpq's message is not shown: it quotes the string, "
+    "which may hold the password); check its key=value pairs or the URI's percent-encoding"
+)
+
+
+def is_conninfo_error(text: str) -> bool:
+    """Whether a driver message (without SQLSTATE) is libpq failing to parse a DSN."""
+    return any(phrase in text for phrase in _CONNINFO_PHRASES)
 
 
 class Settings(BaseSettings):

@@ -11,7 +11,8 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from schemas.errors import TerminalError, TransientError
+from schemas.errors import ConfigurationError, TerminalError, TransientError
+from schemas.settings import MALFORMED_CONNINFO, is_conninfo_error
 from warehouse_loader.warehouse import Warehouse
 
 _SCALARS = {
@@ -60,6 +61,10 @@ class PostgresWarehouse(Warehouse):
             self._conn = psycopg.connect(uri)
         except psycopg.OperationalError as exc:
             raise TransientError(f"cannot connect to the warehouse: {exc.sqlstate or ''}") from None
+        except psycopg.ProgrammingError as exc:
+            if not exc.sqlstate and is_conninfo_error(str(exc)):
+                raise ConfigurationError(f"the warehouse URI: {MALFORMED_CONNINFO}") from None
+            raise
 
     def quote(self, name: str) -> str:
         """Quote one identifier through ``psycopg.sql.Identifier``."""
