@@ -31,7 +31,7 @@ from cdc_reader.reader import current_wal_lsn
 from cdc_reader.source import connect
 from cdc_reader.state import StoreStateStore
 from schemas import layout
-from schemas.errors import PgcdcError, StorageError, TransientError
+from schemas.errors import PgcdcError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch
 from schemas.settings import Settings, redact_uri
@@ -39,9 +39,14 @@ from schemas.tables import TableName
 from storage import Store
 from transformer.batches import latest_batch
 from transformer.rawlog import captured_tables, object_lsn
+from warehouse_loader.duckdb_warehouse import connect_file
 from warehouse_loader.statements import LOAD_STATE, NEWEST_COMMIT
 
 log = logging.getLogger("pgcdc.status")
+
+# A load holds the DuckDB file for the length of a batch: wait that out before saying the
+# warehouse cannot be read.
+LOCK_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,11 @@ def freshness_problem(freshness: float | None, limit: float | None) -> str | Non
     unchecked (``limit`` None). ``pgcdc status`` and the load handler both log it."""
     if limit is None or (freshness is not None and freshness <= limit):
         return None
-    seen = f"{freshness:,.0f} s old" if freshness is not None else "not known (nothing loaded)"
+    seen = (
+        f"{freshness:,.0f} s old"
+        if freshness is not None
+        else "not known (nothing loaded, or the warehouse could not be read)"
+    )
     return (
         f"warehouse freshness {seen}: the newest source commit it shows must be under "
         f"{limit:,.0f} s old (is the pipeline running?)"
@@ -356,10 +365,7 @@ def _load_state_row(uri: str, query: str, *, column: str | None = None) -> tuple
 def _duckdb_load_row(path: Path, query: str, column: str | None) -> tuple[Any, ...] | None:
     if not path.exists():
         return None
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        raise TransientError(f"cannot open the warehouse {path} read-only: {exc}") from exc
+    con = connect_file(path, wait=LOCK_WAIT_SECONDS, read_only=True)
     try:
         found = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LOAD_STATE]

@@ -25,7 +25,7 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, path: str) -> None:
         file = Path(path).expanduser()
         file.parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(file, self.LOCK_WAIT_SECONDS)
+        self._con = connect_file(file, wait=self.LOCK_WAIT_SECONDS)
         self._staged: list[str] = []
 
     def quote(self, name: str) -> str:
@@ -80,8 +80,9 @@ def _is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
-def _connect(file: Path, wait: float) -> duckdb.DuckDBPyConnection:
-    """Open the file read-write, retrying while another process holds its lock."""
+def connect_file(file: Path, *, wait: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, retrying while another process holds its lock (one writer, or
+    readers, at a time); a TransientError naming the file after ``wait`` seconds."""
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(_is_lock_error),
         stop=tenacity.stop_after_delay(wait),
@@ -89,11 +90,12 @@ def _connect(file: Path, wait: float) -> duckdb.DuckDBPyConnection:
         reraise=True,
     )
     try:
-        return retrying(duckdb.connect, str(file))
+        return retrying(duckdb.connect, str(file), read_only=read_only)
     except duckdb.IOException as exc:
         if not _is_lock_error(exc):
             raise
+        holder = "a load" if read_only else "a query, the dashboard or another load"
         raise TransientError(
-            f"the warehouse {file} is held by another process (a query or the dashboard) "
+            f"the warehouse {file} is held by another process ({holder}) "
             f"for more than {wait:g} s: {exc}"
         ) from None

@@ -57,3 +57,26 @@ def test_open_gives_up_with_a_transient_error_naming_the_file(
     finally:
         holder.kill()
         holder.communicate(timeout=30)
+
+
+def test_status_reads_the_load_position_once_a_load_lets_go(tmp_path: Path) -> None:
+    """`pgcdc status` during a load waits for the file instead of reporting nothing loaded."""
+    import duckdb
+
+    from pipeline import status
+
+    path = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE pgcdc_load_state (run BIGINT PRIMARY KEY, bound BIGINT NOT NULL, "
+        "loaded_at TIMESTAMPTZ NOT NULL, newest_commit TIMESTAMPTZ)"
+    )
+    con.execute("INSERT INTO pgcdc_load_state VALUES (7, 4096, now(), now())")
+    con.close()
+    holder = _hold(path, 1.0)
+    try:
+        position = status.load_position(str(path))
+    finally:
+        holder.communicate(timeout=30)
+    assert position is not None
+    assert position.run == 7
