@@ -82,5 +82,9 @@ def serve(settings: Settings, *, port: int, refresh: float, address: str = "127.
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave the page's server running behind us
+            process.wait()
         return 0
