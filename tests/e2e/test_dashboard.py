@@ -275,6 +275,9 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
     assert _drawn(seen["charts"]), seen["charts"]
     assert f"Revenue by delivery country ({currency})" in seen["body"]
     assert seen["metrics"]["Slot lag"] != "n/a", seen["body"]  # the source was reachable
+    # the loads recorded their newest source commit, and the page shows its age
+    assert seen["metrics"]["Newest source commit"].endswith(" ago"), seen["body"]
+    assert seen["metrics"]["Last load"].endswith(" ago"), seen["body"]
     password = str(psycopg.conninfo.conninfo_to_dict(dsn).get("password") or "")
     assert not password or password not in seen["body"]
     _screenshot(page, request, "before")
