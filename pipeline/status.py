@@ -40,6 +40,7 @@ from storage import Store
 from transformer.batches import latest_batch
 from transformer.rawlog import captured_tables, object_lsn
 from warehouse_loader.duckdb_warehouse import connect_file
+from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import LOAD_STATE, NEWEST_COMMIT
 
 log = logging.getLogger("pgcdc.status")
@@ -357,9 +358,9 @@ _HAS_COLUMN = (
 def _load_state_row(uri: str, query: str, *, column: str | None = None) -> tuple[Any, ...] | None:
     """The first row of ``query`` over the load state; None when the warehouse, the table or
     ``column`` does not exist yet, or the query returns no row."""
-    if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+    if is_postgres_uri(uri):
         return _postgres_load_row(uri, query, column)
-    return _duckdb_load_row(Path(uri.removeprefix("duckdb://")).expanduser(), query, column)
+    return _duckdb_load_row(duckdb_path(uri), query, column)
 
 
 def _duckdb_load_row(path: Path, query: str, column: str | None) -> tuple[Any, ...] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -34,15 +35,27 @@ class LoadResult:
         )
 
 
+def is_postgres_uri(uri: str) -> bool:
+    """Whether a warehouse URI names PostgreSQL (``postgresql://…`` or a libpq key=value DSN);
+    anything else is a DuckDB file (see :func:`duckdb_path`)."""
+    return uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri
+
+
+def duckdb_path(uri: str) -> Path:
+    """The DuckDB file a (non-PostgreSQL) warehouse URI names: ``duckdb://`` optional, ``~``
+    expanded."""
+    return Path(uri.removeprefix("duckdb://")).expanduser()
+
+
 def open_warehouse(uri: str) -> Warehouse:
     """The warehouse a URI names: ``postgresql://…`` (or a libpq DSN) or a DuckDB file."""
-    if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+    if is_postgres_uri(uri):
         from warehouse_loader.postgres_warehouse import PostgresWarehouse
 
         return PostgresWarehouse(uri)
     from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 
-    return DuckDBWarehouse(uri.removeprefix("duckdb://"))
+    return DuckDBWarehouse(str(duckdb_path(uri)))
 
 
 def pending_batches(processed: Store, after: int) -> list[str]:

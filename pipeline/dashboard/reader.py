@@ -20,6 +20,7 @@ import tenacity
 
 from schemas.errors import ConfigurationError, TransientError
 from schemas.settings import redact_uri
+from warehouse_loader.loader import duckdb_path, is_postgres_uri
 
 Query = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 """Run one statement; its column names and rows."""
@@ -34,7 +35,7 @@ class PanelError(Exception):
 
 def is_postgres(uri: str) -> bool:
     """Whether the URI names a PostgreSQL warehouse (the loader's rule)."""
-    return uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri
+    return is_postgres_uri(uri)
 
 
 @contextlib.contextmanager
@@ -47,7 +48,7 @@ def read_only(uri: str) -> Iterator[Query]:
 
 @contextlib.contextmanager
 def _duckdb(uri: str) -> Iterator[Query]:
-    path = Path(uri.removeprefix("duckdb://")).expanduser()
+    path = duckdb_path(uri)
     if not path.exists():
         raise ConfigurationError(f"warehouse file {path} does not exist yet: run `pgcdc load`")
     con = _connect_duckdb(path)
