@@ -138,7 +138,12 @@ def processed_store(settings: Settings) -> Store:
 
 def transform_once(settings: Settings) -> TransformResult:
     """Transform the changes captured since the last run into one processed batch."""
-    return transform(raw_store(settings), processed_store(settings), slot=settings.slot)
+    return transform(
+        raw_store(settings),
+        processed_store(settings),
+        slot=settings.slot,
+        model_dir=settings.model_dir,
+    )
 
 
 def load_once(settings: Settings) -> LoadResult:

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         description="`pgcdc status` fails when the newest source commit visible in the "
         "warehouse is older than this (unset: not checked).",
     )
+    model_dir: Path | None = Field(
+        default=None,
+        description="A folder of model .sql files (one per target) used instead of the "
+        "star schema shipped in transformer/sql/ (unset: the shipped one).",
+    )
     data_dir: Path = Field(
         default=Path("./pgcdc-data"),
         description="Local working folder: the embedded demo cluster lives under it.",

@@ -98,7 +98,12 @@ def load_model(folder: Path | None = None) -> list[Target]:
             if f.name.endswith(".sql")
         ]
     else:
-        files = [(p.stem, p.read_text()) for p in folder.glob("*.sql")]
+        files = [(p.stem, p.read_text()) for p in sorted(folder.glob("*.sql"))]
+        if not files:
+            raise ConfigurationError(
+                f"model folder {folder} holds no .sql file (PGCDC_MODEL_DIR; copy "
+                "transformer/sql/ there to start from the shipped star schema)"
+            )
     targets = [parse_target(text, name) for name, text in files]
     order = {"fact": 0, "dimension": 1, "derived": 2}
     return sorted(targets, key=lambda t: (order[t.kind], t.name))

@@ -106,7 +106,14 @@ def transform(
         return TransformResult(seconds=time.monotonic() - began)
     now = now or dt.datetime.now(dt.UTC)
     ctx = _Run(
-        raw, processed, duckdb.connect(), (last.run + 1) if last else 1, bound, now.date(), last
+        raw,
+        processed,
+        duckdb.connect(),
+        (last.run + 1) if last else 1,
+        bound,
+        now.date(),
+        last,
+        model_dir=model_dir,
     )
     ctx.newest_commit = last.newest_commit if last else None
     tables = [t for t in (_fold_table(ctx, tb) for tb in captured_tables(raw)) if t]
