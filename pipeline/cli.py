@@ -257,10 +257,11 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
         service.raw_store(settings),
         service.processed_store(settings),
         config.warehouse_uri(settings),
+        hold_warehouse=sql is not None,  # a prompt attaches it per statement (loads go on)
     )
     try:
         if sql is None:
-            query.interactive(session, max_rows=args.max_rows)
+            query.interactive(session, fmt=fmt, max_rows=args.max_rows)
             return EXIT_OK
         relation = query.run_sql(session.con, sql)
         if relation is not None:

@@ -15,12 +15,17 @@ on the search path, so ``staff`` finds ``public.staff``):
 Tables without a key get the history view only. Scalar macros ``pg_lsn(text)`` (→ BIGINT) and
 ``lsn_text(bigint)`` (→ ``pg_lsn`` text) help with LSNs.
 
-The processed store is schema ``processed``: one view per star-schema target and
-``quarantine`` (every row committed batches wrote), ``mirror_<schema>_<table>`` (a captured
-table's current state as of the newest batch) and ``batches`` (one row per manifest). A
-DuckDB-file warehouse is attached read-only as catalog ``warehouse``; a PostgreSQL warehouse
-is not attached (DuckDB's postgres extension would have to be downloaded), the processed store
-holds the same rows.
+The processed store is schema ``processed``, holding what the loader makes of the committed
+batches: a dimension (or derived, e.g. ``dim_date``) target is its current rows, the newest
+run's row per key (type 1: the loader upserts by key and never deletes a dimension row); a
+fact and ``quarantine`` are every row batches wrote (a fact is one row per source version,
+``deleted`` marking a delete), and ``<fact>_current`` is each entity's newest version unless
+deleted (the warehouse view of that name); ``mirror_<schema>_<table>`` is a captured table's
+current state as of the newest batch, and ``batches`` one row per manifest. A DuckDB-file
+warehouse is attached read-only as catalog ``warehouse`` (:func:`interactive` attaches it per
+statement, so an idle prompt does not keep the loader out of the file); a PostgreSQL
+warehouse is not attached (DuckDB's postgres extension would have to be downloaded), the
+processed views hold the same rows.
 
 Objects are read through :class:`storage.Store`'s pyarrow filesystem (local or S3), never
 through a DuckDB extension, so nothing is downloaded at run time. Only objects a reader may
@@ -34,22 +39,26 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from schemas import layout
 from schemas.errors import ConfigurationError, TransientError
 from schemas.pgtypes import SOURCE_KEY_KEY
-from schemas.processed import BATCH_PREFIX, Batch, TableProgress
+from schemas.processed import BATCH_PREFIX, Batch, Output, TableProgress
 from schemas.tables import TableName, quote_ident
 from storage import Store
 from transformer.batches import read_batch
 from transformer.current_state import META, current_state_sql
 from transformer.rawlog import captured_tables, object_lsn
+from warehouse_loader.duckdb_warehouse import _is_lock_error
+from warehouse_loader.loader import duckdb_path, is_postgres_uri
+from warehouse_loader.statements import current_view
 
 log = logging.getLogger("pgcdc.query")
 
@@ -83,31 +92,61 @@ class Session:
     tables: tuple[LakeTable, ...]
     processed_views: tuple[str, ...]
     warehouse: str | None
+    """The DuckDB warehouse file; attached unless ``held`` is False."""
+    held: bool = True
+    """False: the file is attached only around a statement (:meth:`warehouse_attached`)."""
 
     def close(self) -> None:
         """Close the connection (and the warehouse file with it)."""
         self.con.close()
 
+    @contextlib.contextmanager
+    def warehouse_attached(self, sql: str) -> Iterator[None]:
+        """Around one statement of a session that does not hold the warehouse: attach it when
+        the statement names ``warehouse`` (or lists tables), detach it after, so the loader
+        can write between statements."""
+        wanted = "warehouse" in sql.lower() or "show all tables" in sql.lower()
+        if self.held or self.warehouse is None or not wanted:
+            yield
+            return
+        _attach_file(self.con, Path(self.warehouse))
+        try:
+            yield
+        finally:
+            self.con.execute("DETACH DATABASE IF EXISTS warehouse")
+
 
 def open_session(
-    raw: Store, processed: Store | None = None, warehouse_uri: str | None = None
+    raw: Store,
+    processed: Store | None = None,
+    warehouse_uri: str | None = None,
+    *,
+    hold_warehouse: bool = True,
 ) -> Session:
     """A DuckDB session with the raw, processed and warehouse views described above.
 
-    Reads only (listing, Parquet footers, manifests); the warehouse is attached read-only.
+    Reads only (listing, Parquet footers, manifests); the warehouse is attached read-only,
+    for the session's life, or (``hold_warehouse`` False) only checked for here and attached
+    per statement by :meth:`Session.warehouse_attached`. A failure closes the connection.
     """
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    for macro in _LSN_MACROS:
-        con.execute(macro)
-    found = (_add_raw_table(con, raw, n, i) for i, n in enumerate(captured_tables(raw)))
-    tables = tuple(t for t in found if t)
-    schemas = sorted({t.table.schema for t in tables})
-    views = _add_processed(con, processed) if processed is not None else ()
-    attached = _attach_warehouse(con, warehouse_uri) if warehouse_uri else None
-    path = ",".join(quote_ident(s) for s in [*schemas, "main"])
-    con.execute(f"SET search_path = '{path.replace(chr(39), chr(39) * 2)}'")
-    return Session(con, tables, views, attached)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for macro in _LSN_MACROS:
+            con.execute(macro)
+        found = (_add_raw_table(con, raw, n, i) for i, n in enumerate(captured_tables(raw)))
+        tables = tuple(t for t in found if t)
+        schemas = sorted({t.table.schema for t in tables})
+        views = _add_processed(con, processed) if processed is not None else ()
+        file = _warehouse_file(warehouse_uri) if warehouse_uri else None
+        if file is not None and hold_warehouse:
+            _attach_file(con, file)
+        path = ",".join(quote_ident(s) for s in [*schemas, "main"])
+        con.execute(f"SET search_path = '{path.replace(chr(39), chr(39) * 2)}'")
+    except BaseException:
+        con.close()
+        raise
+    return Session(con, tables, views, str(file) if file else None, hold_warehouse)
 
 
 def _dataset(store: Store, keys: Sequence[str]) -> ds.Dataset:
@@ -155,9 +194,11 @@ def _add_raw_table(
     return LakeTable(table, columns, key, len(keys))
 
 
-# A point is an LSN ('16/B374D848' or digits) or a timestamp; anything else is refused.
+# A point is an LSN ('16/B374D848': two 1-8 digit hex halves, or digits) or a timestamp
+# (so '2026/01/02' is a date, not an LSN); anything else is refused.
 _AS_OF = """CASE
-    WHEN contains(CAST(point AS VARCHAR), '/') THEN _lsn <= main.pg_lsn(point)
+    WHEN regexp_full_match(CAST(point AS VARCHAR), '[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}')
+        THEN _lsn <= main.pg_lsn(point)
     WHEN regexp_full_match(CAST(point AS VARCHAR), '[0-9]+')
         THEN _lsn <= TRY_CAST(CAST(point AS VARCHAR) AS BIGINT)
     ELSE _commit_ts <= coalesce(TRY_CAST(CAST(point AS VARCHAR) AS TIMESTAMPTZ),
@@ -197,21 +238,60 @@ def _add_processed(con: duckdb.DuckDBPyConnection, processed: Store) -> tuple[st
     con.execute("CREATE SCHEMA IF NOT EXISTS processed")
     con.execute(_batches_sql(batches))
     views = ["batches"]
-    objects: dict[str, list[str]] = {}
+    objects: dict[str, list[tuple[int, str]]] = {}
+    newest: dict[str, Output] = {}
     for batch in batches:
         for output in batch.outputs:
             if output.kind != "mirror":
-                objects.setdefault(output.target, []).extend(output.objects)
-    for target, keys in sorted(objects.items()):
+                objects.setdefault(output.target, []).extend((batch.run, k) for k in output.objects)
+                newest[output.target] = output
+    for target, runs in sorted(objects.items()):
         name = f"_processed_{len(views)}"
-        con.register(name, _dataset(processed, keys))
-        con.execute(f"CREATE OR REPLACE VIEW processed.{quote_ident(target)} AS FROM {name}")
-        views.append(target)
+        data = _runs_dataset(processed, runs)
+        con.register(name, data)
+        views += _target_views(con, name, newest[target], data.schema.names)
     if batches:
         for table, progress in sorted(batches[-1].tables.items()):
             if progress.state and progress.key:
                 views.append(_add_mirror(con, processed, table, progress, index=len(views)))
     return tuple(views)
+
+
+def _runs_dataset(store: Store, runs: Sequence[tuple[int, str]]) -> ds.Dataset:
+    """(run, object) pairs as one dataset with a ``_run`` column (the run that wrote a row)."""
+    schema = _dataset(store, [k for _, k in runs]).schema.append(pa.field("_run", pa.int64()))
+    return ds.FileSystemDataset.from_paths(
+        [store.path(k) for _, k in runs],
+        schema=schema,
+        format=ds.ParquetFileFormat(),
+        filesystem=store.filesystem,
+        partitions=[ds.field("_run") == run for run, _ in runs],
+    )
+
+
+def _target_views(
+    con: duckdb.DuckDBPyConnection, relation: str, output: Output, names: Sequence[str]
+) -> list[str]:
+    """A target's view (and a fact's ``_current``), holding the rows the loader keeps.
+
+    Dimensions and derived targets are upserted by key: the newest run's row per key. Facts
+    and quarantine are inserted: every row (a fact: every version).
+    """
+    view = f"processed.{quote_ident(output.target)}"
+    upserted = output.kind not in ("fact", "quarantine") and output.key
+    newest = ""
+    if upserted:
+        key = ", ".join(quote_ident(c) for c in output.key)
+        newest = f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _run DESC) = 1"
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (_run) FROM {relation}{newest}")
+    made = [output.target]
+    needed = {"source_lsn", "source_seq", "deleted"}
+    if output.kind == "fact" and output.entity and needed | {output.entity} <= set(names):
+        current = f"processed.{quote_ident(output.target + '_current')}"
+        columns = [c for c in names if c != "_run"]
+        con.execute(current_view(quote_ident, current, view, columns, output.entity))
+        made.append(f"{output.target}_current")
+    return made
 
 
 def _batches_sql(batches: Sequence[Batch]) -> str:
@@ -257,33 +337,39 @@ def _add_mirror(
     return view
 
 
-def _attach_warehouse(
-    con: duckdb.DuckDBPyConnection, uri: str, *, attempts: int = 5, wait: float = 0.5
-) -> str | None:
-    """Attach a DuckDB-file warehouse read-only as ``warehouse``; None when there is none.
-
-    A file a loader holds open for writing cannot be attached: retried briefly, then a
-    :class:`TransientError` naming the file.
-    """
-    if uri.startswith(("postgresql://", "postgres://")) or "dbname=" in uri:
+def _warehouse_file(uri: str) -> Path | None:
+    """The DuckDB warehouse file of ``uri``; None for PostgreSQL or a file not created yet."""
+    if is_postgres_uri(uri):
         log.info("the PostgreSQL warehouse is not attached: query the processed store views")
         return None
-    path = Path(uri.removeprefix("duckdb://")).expanduser()
+    path = duckdb_path(uri)
     if not path.exists():
         log.debug("no warehouse file at %s yet: not attached", path)
         return None
+    return path
+
+
+def _attach_file(
+    con: duckdb.DuckDBPyConnection, path: Path, *, attempts: int = 5, wait: float = 0.5
+) -> None:
+    """Attach the warehouse file read-only as ``warehouse``.
+
+    A file a loader holds open for writing cannot be attached (a lock error): retried
+    briefly, then a :class:`TransientError` naming the file. Other errors are raised as is.
+    """
     literal = "'" + str(path).replace("'", "''") + "'"
     for attempt in range(1, attempts + 1):
         try:
             con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
-            return str(path)
+            return
         except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
             if attempt == attempts:
                 raise TransientError(
                     f"cannot open the warehouse {path} read-only (is a load running?): {exc}"
                 ) from exc
             time.sleep(wait)
-    return None
 
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -391,10 +477,11 @@ def interactive(session: Session, *, fmt: str = "table", max_rows: int = 40) -> 
             continue
         sql, buffer = "\n".join(buffer), []
         try:
-            relation = run_sql(session.con, sql)
-            if relation is not None:
-                print(write_result(relation, fmt, None, max_rows=max_rows), end="")
-        except QueryError as exc:
+            with session.warehouse_attached(sql):
+                relation = run_sql(session.con, sql)
+                if relation is not None:
+                    print(write_result(relation, fmt, None, max_rows=max_rows), end="")
+        except (QueryError, TransientError) as exc:
             print(f"error: {exc}")
 
 
@@ -404,7 +491,15 @@ def describe(session: Session) -> str:
     lines = [
         f"raw tables: {names} (<table>, <table>_history, <table>_as_of(lsn | timestamp))",
         f"processed: {', '.join(session.processed_views) or 'none'}",
-        f"warehouse: {session.warehouse or 'not attached'}",
+        f"warehouse: {_warehouse_note(session)}",
         "statements end with ';'  .tables lists every view  .quit leaves",
     ]
     return "\n".join(lines)
+
+
+def _warehouse_note(session: Session) -> str:
+    if session.warehouse is None:
+        return "not attached"
+    if session.held:
+        return f"{session.warehouse} (catalog warehouse)"
+    return f"{session.warehouse} (catalog warehouse, attached only while a statement names it)"

@@ -241,20 +241,63 @@ def test_processed_store_and_warehouse_views(lake: Lake, tmp_path: Path) -> None
     assert interactive.returncode == 0, interactive.stderr
     assert "item_history" in interactive.stdout
     assert re.search(rf"│\s+{len(lake.final.rows[TABLES[0]])} │", interactive.stdout)
+    as_csv = pgcdc_input(
+        lake.env, "SELECT count(*) AS n FROM warehouse.mirror_public.item;\n", "--format", "csv"
+    )
+    assert as_csv.returncode == 0, as_csv.stderr
+    assert f"n\n{len(lake.final.rows[TABLES[0]])}\n" in as_csv.stdout and "│" not in as_csv.stdout
+
+
+CURRENCY = (  # the shipped model's dim_currency reads public.currency
+    "CREATE TABLE currency (currency_id int PRIMARY KEY, currency_code text)",
+    "INSERT INTO currency VALUES (1, 'GBP'), (2, 'USD'), (3, 'EUR')",
+)
+LATER = (  # between two transform runs: an update and a delete
+    "UPDATE currency SET currency_code = 'JPY' WHERE currency_id = 2",
+    "DELETE FROM currency WHERE currency_id = 3",
+)
+
+
+def test_processed_dimension_view_equals_the_warehouse_after_runs(lake: Lake, pg_dsn: str) -> None:
+    """Two transform runs with an update and a delete between them, then a load: the
+    processed dimension view is one row per key, equal to the warehouse table (a union of
+    the runs' rows would hold key 2 twice)."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        run(conn, CURRENCY)
+        for steps, statements in ((("capture", "transform"), LATER), (("capture",), ())):
+            for step in steps:
+                done = pgcdc(step, env=lake.env)
+                assert done.returncode == 0, done.stderr
+            run(conn, statements)
+    for step in ("transform", "load"):
+        done = pgcdc(step, env=lake.env)
+        assert done.returncode == 0, done.stderr
+    processed = open_store(lake.env["PGCDC_PROCESSED_URI"], endpoint_url=_endpoint(lake))
+    session = open_session(lake.raw, processed, lake.env["PGCDC_WAREHOUSE_URI"])
+    try:
+        assert rows(session, "SELECT count(*) FROM processed.batches") == [(2,)]
+        dim = rows(session, "SELECT currency_id, currency_code FROM processed.dim_currency")
+        # type 1: the newest values per key; the loader never deletes a dimension row
+        assert dim == [(1, "GBP"), (2, "JPY"), (3, "EUR")]
+        assert rows(session, "SELECT * FROM processed.dim_currency") == rows(
+            session, "SELECT * FROM warehouse.dim_currency"
+        )
+    finally:
+        session.close()
 
 
 def _endpoint(lake: Lake) -> str | None:
     return lake.env.get("PGCDC_S3_ENDPOINT_URL")
 
 
-def pgcdc_input(env: dict[str, str], text: str) -> Any:
-    """``pgcdc query`` at its prompt, fed ``text`` on standard input."""
+def pgcdc_input(env: dict[str, str], text: str, *args: str) -> Any:
+    """``pgcdc query [args]`` at its prompt, fed ``text`` on standard input."""
     import os
     import subprocess
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "query"],
+        [sys.executable, "-m", "pipeline.cli", "query", *args],
         env={**os.environ, **env},
         input=text,
         capture_output=True,

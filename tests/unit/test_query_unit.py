@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from pipeline.query import QueryError, open_session, output_format, run_sql, write_result
 from schemas import layout
-from schemas.errors import ConfigurationError
+from schemas.errors import ConfigurationError, TransientError
 from schemas.lsn import Lsn
 from schemas.pgtypes import SOURCE_KEY_KEY
+from schemas.processed import Batch, Output, target_key
 from schemas.tables import TableName
-from storage import open_store
+from storage import Store, open_store
+from transformer.batches import save_batch
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -59,7 +64,11 @@ def test_as_of_lsn_time_and_bad_point(tmp_path: Path) -> None:
     con = session.con
     assert sorted(con.execute("SELECT * FROM t_as_of('0/100')").fetchall()) == [(1, "a"), (2, "b")]
     assert con.execute("SELECT * FROM t_as_of(255)").fetchall() == []
-    assert con.execute("SELECT * FROM t_as_of(?::TIMESTAMPTZ)", [T0]).fetchall() != []
+    at = "SELECT * FROM t_as_of(?::TIMESTAMPTZ) ORDER BY id"
+    assert con.execute(at, [T0]).fetchall() == [(1, "a"), (2, "b")]
+    assert con.execute(at, [T0 + dt.timedelta(seconds=59)]).fetchall() == [(1, "a"), (2, "b")]
+    assert con.execute(at, [T0 + dt.timedelta(minutes=1)]).fetchall() == [(1, "z")]
+    assert con.execute(at, [T0 - dt.timedelta(seconds=1)]).fetchall() == []
     assert con.execute("SELECT * FROM t_as_of('0/200')").fetchall() == [(1, "z")]
     assert con.execute("SELECT * FROM t").fetchall() == [(1, "z")]
     ops = con.execute("SELECT _op, _lsn FROM t_history").fetchall()
@@ -73,6 +82,128 @@ def test_as_of_lsn_time_and_bad_point(tmp_path: Path) -> None:
     assert relation is not None
     with pytest.raises(QueryError, match="neither an LSN nor a timestamp"):
         write_result(relation, "csv", None)
+
+
+def test_as_of_slashed_date_is_a_time_not_an_lsn(tmp_path: Path) -> None:
+    """'2026/01/01' is midnight (before the 0/200 change), '2025/12/31' before everything;
+    read as LSNs (0x2026 << 32 …) both would hold every change."""
+    con = open_session(open_store(_lake(tmp_path))).con
+    by_text = "SELECT * FROM t_as_of(?) ORDER BY id"
+    assert con.execute(by_text, ["2026/01/01"]).fetchall() == [(1, "a"), (2, "b")]
+    assert con.execute(by_text, ["2025/12/31"]).fetchall() == []
+    assert con.execute(by_text, ["2026/01/02"]).fetchall() == [(1, "z")]
+    assert con.execute(by_text, ["0/1FF"]).fetchall() == [(1, "a"), (2, "b")]
+    relation = run_sql(con, "SELECT * FROM t_as_of('1/2/3/4')")
+    assert relation is not None
+    with pytest.raises(QueryError, match="neither an LSN nor a timestamp"):
+        write_result(relation, "csv", None)
+
+
+def _batch(processed: Store, run: int, outputs: list[tuple[str, str, str, pa.Table]]) -> None:
+    """A committed batch: (target, kind, key, rows) per output, objects then the manifest."""
+    written = []
+    for target, kind, key, rows in outputs:
+        obj = target_key(target, run, run, T0.date())
+        processed.write_parquet(obj, rows)
+        entity = "order_id" if kind == "fact" else None
+        written.append(Output(target=target, kind=kind, key=(key,), objects=(obj,), entity=entity))
+    save_batch(processed, Batch(run=run, bound=run, created_at=T0, outputs=tuple(written)))
+
+
+def _fact(rows: list[tuple[int, int, int, bool]]) -> pa.Table:
+    """(order_id, source_lsn, units, deleted) rows; the record id is lsn * 10 + order_id."""
+    return pa.table(
+        {
+            "record_id": [r[1] * 10 + r[0] for r in rows],
+            "order_id": [r[0] for r in rows],
+            "units": [r[2] for r in rows],
+            "source_lsn": [r[1] for r in rows],
+            "source_seq": [0 for _ in rows],
+            "deleted": [r[3] for r in rows],
+        }
+    )
+
+
+def test_processed_dimension_views_hold_the_newest_row_per_key(tmp_path: Path) -> None:
+    """Two runs: the dimension view is one row per key (run 2's where it changed); the fact
+    view keeps every version, its ``_current`` the newest one unless deleted."""
+    processed = open_store(str(tmp_path / "processed"))
+    dim = "dim_staff"
+    _batch(
+        processed,
+        1,
+        [
+            (dim, "dimension", "staff_id", pa.table({"staff_id": [1, 2], "name": ["a", "b"]})),
+            ("dim_date", "derived", "date_id", pa.table({"date_id": [T0.date()], "day": [1]})),
+            ("fact_order", "fact", "record_id", _fact([(1, 10, 5, False), (2, 10, 7, False)])),
+        ],
+    )
+    _batch(
+        processed,
+        2,
+        [
+            (dim, "dimension", "staff_id", pa.table({"staff_id": [2, 3], "name": ["B", "c"]})),
+            ("dim_date", "derived", "date_id", pa.table({"date_id": [T0.date()], "day": [1]})),
+            ("fact_order", "fact", "record_id", _fact([(1, 20, 6, False), (2, 20, 7, True)])),
+        ],
+    )
+    session = open_session(open_store(str(tmp_path / "raw")), processed)
+    try:
+        con = session.con
+        got = con.execute(f"SELECT * FROM processed.{dim} ORDER BY ALL").fetchall()
+        assert got == [(1, "a"), (2, "B"), (3, "c")]
+        assert con.execute("SELECT count(*) FROM processed.dim_date").fetchall() == [(1,)]
+        versions = con.execute("SELECT order_id, units FROM processed.fact_order ORDER BY ALL")
+        assert versions.fetchall() == [(1, 5), (1, 6), (2, 7), (2, 7)]
+        current = con.execute("SELECT order_id, units FROM processed.fact_order_current")
+        assert current.fetchall() == [(1, 6)]
+        assert "fact_order_current" in session.processed_views
+    finally:
+        session.close()
+
+
+def test_warehouse_attached_per_statement_leaves_the_file_free(tmp_path: Path) -> None:
+    """A prompt's session attaches the warehouse only around a statement naming it: between
+    statements another process (the loader) can open the file read-write."""
+    file = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(file)) as con:
+        con.execute("CREATE TABLE dim_x AS SELECT 1 AS id")
+    session = open_session(open_store(str(tmp_path / "raw")), None, str(file), hold_warehouse=False)
+    try:
+        assert session.warehouse == str(file) and _writer_can_open(file)
+        sql = "SELECT count(*) FROM warehouse.dim_x"
+        with session.warehouse_attached(sql):
+            assert session.con.execute(sql).fetchall() == [(1,)]
+            assert not _writer_can_open(file)
+        assert _writer_can_open(file)
+        with session.warehouse_attached("SELECT 1"), pytest.raises(duckdb.Error):
+            session.con.execute(sql)
+    finally:
+        session.close()
+    held = open_session(open_store(str(tmp_path / "raw")), None, str(file))
+    try:
+        assert not _writer_can_open(file)
+    finally:
+        held.close()
+
+
+def _writer_can_open(file: Path) -> bool:
+    """Whether another process can open the file read-write (as the loader does)."""
+    code = f"import duckdb; duckdb.connect({str(file)!r}).execute('SELECT 1')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, timeout=120
+    )
+    return done.returncode == 0
+
+
+def test_a_file_that_is_no_warehouse_fails_at_once_not_as_a_lock(tmp_path: Path) -> None:
+    """Only lock errors are retried and reported as a running load."""
+    file = tmp_path / "warehouse.duckdb"
+    file.write_bytes(b"not a duckdb file" * 512)
+    with pytest.raises(duckdb.Error) as raised:
+        open_session(open_store(str(tmp_path / "raw")), None, str(file))
+    assert not isinstance(raised.value, TransientError)
+    assert "load running" not in str(raised.value)
 
 
 def test_output_format_rules() -> None:
