@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +28,28 @@ class SlotFigures:
     unavailable: str | None = None
 
 
-def slot_figures(settings: Settings) -> SlotFigures:
-    """The slot's lag, retained WAL and last capture (``pgcdc status``'s figures)."""
+# The page refreshes every few seconds; the slot's figures are read from the source at most
+# this often, so an open dashboard costs the source one short query per interval.
+SLOT_TTL_SECONDS = 15.0
+_cache: dict[tuple[str, str], tuple[float, SlotFigures]] = {}
+_cache_lock = threading.Lock()
+
+
+def slot_figures(settings: Settings, *, ttl: float = SLOT_TTL_SECONDS) -> SlotFigures:
+    """The slot's lag, retained WAL and last capture (``pgcdc status``'s figures), read at
+    most every ``ttl`` seconds per slot and raw store (sessions of the page share them)."""
+    key = (settings.slot, settings.raw_uri)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+    found = _read_slot_figures(settings)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), found)
+    return found
+
+
+def _read_slot_figures(settings: Settings) -> SlotFigures:
     from pipeline import config, service, status
 
     try:
