@@ -26,13 +26,11 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-from bench.server import bench_database
+from bench.server import bench_database, database
 from pipeline import service
 from pipeline.demo import init_demo, run_workload
 from schemas.settings import Settings
@@ -42,24 +40,9 @@ MARKER = 1_000_000  # units_sold of probe n is MARKER + n: no workload order is 
 TARGET_P95 = 10.0
 
 
-@contextlib.contextmanager
-def warehouse_database(source_dsn: str) -> Iterator[str]:
+def warehouse_database(source_dsn: str) -> contextlib.AbstractContextManager[str]:
     """A second database on the source's server for the PostgreSQL warehouse."""
-    name = "bench_fresh_wh"
-    with psycopg.connect(source_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(source_dsn)
-    info["dbname"] = name
-    try:
-        yield psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
-    finally:
-        with psycopg.connect(source_dsn, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    return database(source_dsn, "bench_fresh_wh")
 
 
 class Probes:

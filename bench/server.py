@@ -20,7 +20,7 @@ def bench_database(name: str = "bench") -> Iterator[str]:
     """A fresh database on the benchmark server; yields its DSN, drops it afterwards."""
     env = os.environ.get("PGCDC_BENCH_DSN")
     if env:
-        with _database(env, name) as dsn:
+        with database(env, name) as dsn:
             yield dsn
         return
     parent = Path(tempfile.mkdtemp(prefix="pgcdc-bench-"))
@@ -28,7 +28,7 @@ def bench_database(name: str = "bench") -> Iterator[str]:
     cluster = LocalCluster(parent / "pg")
     try:
         cluster.ensure_running()
-        with _database(cluster.dsn(), name) as dsn:
+        with database(cluster.dsn(), name) as dsn:
             yield dsn
     finally:
         cluster.stop()
@@ -36,7 +36,8 @@ def bench_database(name: str = "bench") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _database(admin_dsn: str, name: str) -> Iterator[str]:
+def database(admin_dsn: str, name: str) -> Iterator[str]:
+    """A fresh database ``name`` on the server of ``admin_dsn`` (slots in it dropped after)."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
