@@ -56,7 +56,7 @@ from storage import Store
 from transformer.batches import read_batch
 from transformer.current_state import META, current_state_sql
 from transformer.rawlog import captured_tables, object_lsn
-from warehouse_loader.duckdb_warehouse import _is_lock_error
+from warehouse_loader.duckdb_warehouse import is_lock_error
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import current_view
 
@@ -363,7 +363,7 @@ def _attach_file(
             con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
             return
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
+            if not is_lock_error(exc):
                 raise
             if attempt == attempts:
                 raise TransientError(

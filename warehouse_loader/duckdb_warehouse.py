@@ -76,7 +76,8 @@ class DuckDBWarehouse(Warehouse):
         self._con.close()
 
 
-def _is_lock_error(exc: BaseException) -> bool:
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether DuckDB refused a file because another process holds its lock."""
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
@@ -84,7 +85,7 @@ def connect_file(file: Path, *, wait: float, read_only: bool = False) -> duckdb.
     """Open a DuckDB file, retrying while another process holds its lock (one writer, or
     readers, at a time); a TransientError naming the file after ``wait`` seconds."""
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(_is_lock_error),
+        retry=tenacity.retry_if_exception(is_lock_error),
         stop=tenacity.stop_after_delay(wait),
         wait=tenacity.wait_exponential(multiplier=0.05, max=1.0),
         reraise=True,
@@ -92,10 +93,11 @@ def connect_file(file: Path, *, wait: float, read_only: bool = False) -> duckdb.
     try:
         return retrying(duckdb.connect, str(file), read_only=read_only)
     except duckdb.IOException as exc:
-        if not _is_lock_error(exc):
+        if not is_lock_error(exc):
             raise
-        holder = "a load" if read_only else "a query, the dashboard or another load"
-        raise TransientError(
-            f"the warehouse {file} is held by another process ({holder}) "
-            f"for more than {wait:g} s: {exc}"
-        ) from None
+        held = (
+            "is locked by a writer (a load is running?)"
+            if read_only
+            else "is held by another process (a query, the dashboard or another load)"
+        )
+        raise TransientError(f"the warehouse {file} {held} for more than {wait:g} s") from None

@@ -16,17 +16,16 @@ from typing import Any
 
 import duckdb
 import psycopg
-import tenacity
 
 from schemas.errors import ConfigurationError, TransientError
 from schemas.settings import redact_uri
+from warehouse_loader.duckdb_warehouse import connect_file
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
 
 Query = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 """Run one statement; its column names and rows."""
 
-LOCK_ATTEMPTS = 8
-LOCK_WAIT_SECONDS = 0.25
+LOCK_WAIT_SECONDS = 2.0
 
 
 class PanelError(Exception):
@@ -68,27 +67,11 @@ def _duckdb(uri: str) -> Iterator[Query]:
 
 
 def _connect_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the file read-only; a writer's lock is retried for about two seconds."""
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(_is_lock_error),
-        stop=tenacity.stop_after_attempt(LOCK_ATTEMPTS),
-        wait=tenacity.wait_fixed(LOCK_WAIT_SECONDS),
-        reraise=True,
-    )
+    """Open the file read-only; a writer's lock is waited out for LOCK_WAIT_SECONDS."""
     try:
-        return retrying(duckdb.connect, str(path), read_only=True)
-    except duckdb.IOException as exc:
-        if _is_lock_error(exc):
-            raise TransientError(
-                f"warehouse file {path} is locked by a writer (a load is running?)"
-            ) from None
-        raise TransientError(f"cannot open warehouse file {path}: {_first_line(exc)}") from None
+        return connect_file(path, wait=LOCK_WAIT_SECONDS, read_only=True)
     except duckdb.Error as exc:
         raise TransientError(f"cannot open warehouse file {path}: {_first_line(exc)}") from None
-
-
-def _is_lock_error(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
 @contextlib.contextmanager
