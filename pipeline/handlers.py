@@ -106,18 +106,9 @@ def log_failure(step: str, exc: BaseException) -> None:
     log.error(
         "%s failed: %s",
         step,
-        redact(str(exc)),
+        redact_uri(str(exc)),
         extra={"error_type": type(exc).__name__, "failed_step": step},
     )
-
-
-def redact(text: str) -> str:
-    """Mask passwords of URIs and ``password=`` DSN parts (:func:`redact_uri`).
-
-    pgcdc's own messages never hold secrets; this guards against a driver or library message
-    that echoes a connection string.
-    """
-    return redact_uri(text)
 
 
 def time_budget(remaining_ms: int) -> float:
@@ -193,7 +184,9 @@ def report_slot_metrics(settings: Settings, event: Mapping[str, Any]) -> dict[st
         )
     except Exception as exc:
         log.warning(
-            "slot status not read: %s", redact(str(exc)), extra={"error_type": type(exc).__name__}
+            "slot status not read: %s",
+            redact_uri(str(exc)),
+            extra={"error_type": type(exc).__name__},
         )
         return None
     for problem in found.problems:
@@ -216,7 +209,7 @@ def report_freshness(settings: Settings, event: Mapping[str, Any]) -> dict[str, 
     except Exception as exc:
         log.warning(
             "warehouse freshness not read: %s",
-            redact(str(exc)),
+            redact_uri(str(exc)),
             extra={"error_type": type(exc).__name__},
         )
         return None
@@ -242,16 +235,10 @@ def slot_metrics(found: status.SlotStatus, *, now: float | None = None) -> list[
         metrics.append(emf.Metric("SlotLagBytes", found.lag_bytes, "Bytes"))
     if found.retained_wal_bytes is not None:
         metrics.append(emf.Metric("RetainedWalBytes", found.retained_wal_bytes, "Bytes"))
-    if found.last_capture_at:
-        age = _age_seconds(found.last_capture_at, now)
+    age = found.capture_age_seconds(None if now is None else dt.datetime.fromtimestamp(now, dt.UTC))
+    if age is not None:
         metrics.append(emf.Metric("CaptureAgeSeconds", age, "Seconds"))
     return metrics
-
-
-def _age_seconds(iso_time: str, now: float | None) -> float:
-    then = dt.datetime.fromisoformat(iso_time)
-    current = dt.datetime.now(dt.UTC) if now is None else dt.datetime.fromtimestamp(now, dt.UTC)
-    return round(max(0.0, (current - then).total_seconds()), 1)
 
 
 def _text(value: object | None) -> str | None:

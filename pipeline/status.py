@@ -70,6 +70,13 @@ class SlotStatus:
         """Plain values for JSON output."""
         return asdict(self)
 
+    def capture_age_seconds(self, now: dt.datetime | None = None) -> float | None:
+        """Seconds since the last capture (None: never captured), never negative."""
+        if not self.last_capture_at:
+            return None
+        then = dt.datetime.fromisoformat(self.last_capture_at)
+        return round(max(0.0, ((now or dt.datetime.now(dt.UTC)) - then).total_seconds()), 1)
+
 
 def slot_status(dsn: str, raw: Store, settings: Settings) -> SlotStatus:
     """Read the slot and the last capture position; judge them against the thresholds."""
@@ -109,10 +116,8 @@ def report(status: SlotStatus | PipelineStatus) -> None:
     figures: dict[str, float | None] = {
         "slot_lag_bytes": slot.lag_bytes,
         "retained_wal_bytes": slot.retained_wal_bytes,
+        "capture_age_seconds": slot.capture_age_seconds(),
     }
-    if slot.last_capture_at:
-        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(slot.last_capture_at)
-        figures["capture_age_seconds"] = round(age.total_seconds(), 1)
     if isinstance(status, PipelineStatus):
         figures.update(_pipeline_figures(status))
     for metric, value in figures.items():

@@ -20,6 +20,7 @@ from pipeline.status import SlotStatus
 from schemas.errors import ConfigurationError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch
+from schemas.settings import redact_uri
 from transformer.runner import TransformResult
 from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 from warehouse_loader.loader import LoadResult
@@ -340,7 +341,7 @@ def test_redact_masks_passwords_of_uris_and_dsns() -> None:
         "cannot connect to postgresql://pgcdc:s3cr%40t@db:5432/shop; "
         "also host=db password='a b' user=x and password=plain"
     )
-    masked = handlers.redact(text)
+    masked = redact_uri(text)
     assert "s3cr" not in masked and "a b" not in masked and "plain" not in masked
     assert "postgresql://pgcdc:***@db:5432/shop" in masked
     assert "host=db password=*** user=x" in masked
