@@ -260,6 +260,8 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
     page.goto(dashboard)
     want = {f"Revenue {code}": money(rev) for code, (_n, rev) in totals.items()}
     want["Current orders"] = f"{sum(n for n, _ in totals.values()):,}"
+    (unpaid,) = source(dsn, "SELECT count(*) FROM payment WHERE NOT paid")[0]
+    want["Payments outstanding"] = f"{unpaid:,}"
     seen = _wait_for(
         page,
         lambda s: (
