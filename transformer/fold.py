@@ -7,7 +7,8 @@ state of the keys they touch. A *version* is the full row after a change, with c
 listed in ``_unchanged`` (TOASTed, not sent) and the columns of a delete (only the key is
 sent) carried forward from the key's previous version; ``_deleted`` marks deletes, the old
 key of a key-changing update, every row a truncate removed, and every row a snapshot no
-longer holds.
+longer holds. A snapshot row equal to the key's current row is no version: re-snapshotting a
+table adds versions only where the source differs from what was captured.
 """
 
 from __future__ import annotations
@@ -156,9 +157,40 @@ def fold_changes(
         versions, delta = fold_segment(con, state, segment, columns, key)
         if kind == "r":
             parts.append(_removed(con, state, segment, key, everything=False))
+            versions = _differing(con, versions, state, columns)
         parts.append(versions)
         state = apply_delta(con, state.slice(0, 0) if kind == "r" else state, delta, key)
     return Folded(pa.concat_tables(parts, promote_options="permissive"), None, state)
+
+
+def with_departed(
+    con: duckdb.DuckDBPyConnection, state: pa.Table, versions: pa.Table | None, key: Sequence[str]
+) -> pa.Table:
+    """``state`` plus, for each key that the ``versions`` ended (deleted, truncated, moved by
+    a key change) and that ``state`` no longer holds, the last values it had (an ending
+    version carries them forward).
+
+    A type-1 dimension keeps every member it ever had, since older fact versions refer to
+    them, including members that came and went between two runs.
+    """
+    if versions is None or versions.num_rows == 0:
+        return state
+    con.register("_state_in", state)
+    con.register("_versions_in", versions)
+    k = [quote_ident(c) for c in key]
+    cols = ", ".join(quote_ident(c) for c in state.column_names)
+    on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM v.{c}" for c in k)
+    out = con.sql(
+        f"""SELECT {cols} FROM _state_in
+            UNION ALL BY NAME
+            SELECT {cols} FROM _versions_in AS v
+            WHERE NOT EXISTS (SELECT 1 FROM _state_in AS s WHERE {on})
+            QUALIFY row_number() OVER (PARTITION BY {", ".join(k)}
+                                       ORDER BY _lsn DESC, _seq DESC) = 1"""
+    ).to_arrow_table()
+    con.unregister("_state_in")
+    con.unregister("_versions_in")
+    return out.cast(state.schema) if out.schema != state.schema else out
 
 
 def _looked_up_keys(
@@ -194,6 +226,25 @@ def _segments(ordered: pa.Table) -> list[tuple[int, int, str]]:
         out.append((i, j, kind))
         i = j
     return out
+
+
+def _differing(
+    con: duckdb.DuckDBPyConnection, versions: pa.Table, state: pa.Table, columns: Sequence[str]
+) -> pa.Table:
+    """The snapshot's versions that are not already the current row: a re-snapshot of a
+    table whose changes were all captured adds no version (it is no change of the source)."""
+    con.register("_versions_in", versions)
+    con.register("_state_in", state)
+    same = " AND ".join(
+        f"s.{quote_ident(c)} IS NOT DISTINCT FROM v.{quote_ident(c)}" for c in columns
+    )
+    out = con.sql(
+        f"""SELECT v.* FROM _versions_in AS v
+            WHERE NOT EXISTS (SELECT 1 FROM _state_in AS s WHERE {same})"""
+    ).to_arrow_table()
+    con.unregister("_versions_in")
+    con.unregister("_state_in")
+    return out.cast(versions.schema) if out.schema != versions.schema else out
 
 
 def _removed(

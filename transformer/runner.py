@@ -28,7 +28,7 @@ from schemas.tables import TableName
 from storage import Store
 from transformer import quality
 from transformer.batches import latest_batch, save_batch
-from transformer.fold import apply_delta, fold_changes
+from transformer.fold import apply_delta, fold_changes, with_departed
 from transformer.model import Target, load_model
 from transformer.rawlog import capture_bound, captured_tables, read_changes
 from transformer.tablestate import MAX_DELTAS, TableState, sorted_by_key, with_deleted
@@ -271,7 +271,11 @@ def _dimension(ctx: _Run, target: Target, tables: dict[str, _TableRun]) -> pa.Ta
         return None
     iso = iso_4217()
     before = {r.table.name: r.before() for r in runs if r} | {"iso_4217": iso}
-    after = {r.table.name: r.after() for r in runs if r} | {"iso_4217": iso}
+    after = {
+        r.table.name: with_departed(ctx.con, r.after(), r.versions, r.progress.key)
+        for r in runs
+        if r
+    } | {"iso_4217": iso}
     return changed_dimension_rows(ctx.con, target, before, after)
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from storage import open_store
-from transformer.fold import Folded, apply_delta, fold_changes
+from transformer.fold import Folded, apply_delta, fold_changes, with_departed
 from transformer.tablestate import TableState, with_deleted
 
 pytestmark = pytest.mark.unit
@@ -129,6 +129,27 @@ def test_snapshot_replaces_everything_before_it() -> None:
     assert gone == [1]
 
 
+def test_resnapshot_adds_versions_only_where_the_source_differs() -> None:
+    """Re-snapshotting a table whose changes were all captured is no change: a snapshot row
+    equal to the current row adds no version; a differing or new row does."""
+    _, state = run(EMPTY, [change("c", 10, 0, 1, "a", 0), change("c", 10, 1, 2, "b", None)])
+    folded, state = run(
+        state,
+        [
+            change("r", 30, 0, 1, "a", 0),
+            change("r", 30, 1, 2, "b", None),
+            change("r", 30, 2, 3, "new", 1),
+        ],
+    )
+    assert rows_of(state) == [(1, "a", 0), (2, "b", None), (3, "new", 1)]
+    assert [(v["id"], v["_deleted"]) for v in folded.versions.to_pylist()] == [(3, False)]
+    folded, _ = run(state, [change("r", 50, 0, 1, "a", 5), change("r", 50, 1, 3, "new", 1)])
+    assert [(v["id"], v["n"], v["_deleted"]) for v in folded.versions.to_pylist()] == [
+        (2, None, True),
+        (1, 5, False),
+    ]
+
+
 def test_table_state_reads_newest_object_per_key(tmp_path: Path) -> None:
     """Base then deltas in the processed store: the newest object decides a key."""
     store = open_store(str(tmp_path))
@@ -154,3 +175,23 @@ def test_table_state_reads_newest_object_per_key(tmp_path: Path) -> None:
     state = TableState(store, ["s/1.base.parquet", "s/2.parquet"], ["id"], EMPTY, duckdb.connect())
     assert rows_of(state(None)) == [(1, "a", 0), (3, "c", 1)]
     assert rows_of(state(pa.table({"id": pa.array([2, 3], pa.int32())}))) == [(3, "c", 1)]
+
+
+def test_with_departed_keeps_members_that_came_and_went() -> None:
+    """A dimension's input keeps the last values of keys this run ended: one created and
+    deleted between runs, one updated then deleted, one moved by a key change."""
+    _, state = run(EMPTY, [change("c", 10, 0, 1, "a", 0), change("c", 10, 1, 2, "b", 0)])
+    folded, after = run(
+        state,
+        [
+            change("c", 20, 0, 3, "brief", 1),
+            change("d", 20, 1, 3),
+            change("u", 30, 0, 1, "a2", 2),
+            change("d", 30, 1, 1),
+            change("u", 40, 0, 9, "b", 0, old=2),
+        ],
+    )
+    assert rows_of(after) == [(9, "b", 0)]
+    kept = with_departed(duckdb.connect(), after, folded.versions, ["id"])
+    assert rows_of(kept) == [(1, "a2", 2), (2, "b", 0), (3, "brief", 1), (9, "b", 0)]
+    assert with_departed(duckdb.connect(), after, None, ["id"]) is after
