@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import psycopg
 
 from cdc_reader.capture import CaptureOptions, drain
 from pipeline.demo import init_demo, run_workload
+from schemas.tables import TableFilter
 from storage import Store, open_store
 from transformer.runner import TransformResult, transform
 from warehouse_loader.loader import LoadResult, load, open_warehouse
@@ -26,9 +27,10 @@ class Pipeline:
     raw: Store
     processed: Store
     warehouse_uri: str
+    table_filter: TableFilter = field(default_factory=TableFilter)
 
     def capture(self) -> None:
-        drain(self.dsn, self.raw, CaptureOptions(slot=self.slot))
+        drain(self.dsn, self.raw, CaptureOptions(slot=self.slot, table_filter=self.table_filter))
 
     def transform(self) -> TransformResult:
         return transform(self.raw, self.processed, slot=self.slot)
