@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from cdc_reader.snapshot import SnapshotOptions, snapshot
+from pipeline.demo import run_workload
 from schemas.tables import TableName
 from storage import open_store
 from tests.integration.oracle import LEAVE_OUT, assert_warehouse_equals_oracle, seed_demo_with_audit
-from tests.integration.warehouse_support import Pipeline, workload
+from tests.integration.warehouse_support import Pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,22 @@ _RENAME_DEPARTMENT = """
                           last_updated = now()
     WHERE department_id = (SELECT department_id FROM staff ORDER BY staff_id LIMIT 1)
 """
+
+
+# Members that come and go between two runs: no current row has them, older fact versions may.
+_COME_AND_GO = """
+    WITH d AS (INSERT INTO design (design_name, file_location, file_name, last_updated)
+               VALUES ('Brief', '/tmp', 'brief.json', now()) RETURNING design_id)
+    DELETE FROM design WHERE design_id IN (SELECT design_id FROM d);
+    WITH t AS (INSERT INTO transaction (transaction_type, last_updated)
+               VALUES ('SALE', now()) RETURNING transaction_id)
+    DELETE FROM transaction WHERE transaction_id IN (SELECT transaction_id FROM t);
+"""
+
+
+def _workload(p: Pipeline, transactions: int, seed: int) -> None:
+    """A fixed number of the demo's transactions (so every run covers the same changes)."""
+    run_workload(p.dsn, rate=0, duration=600, seed=seed, max_transactions=transactions)
 
 
 def _resnapshot(p: Pipeline, table: str) -> None:
@@ -59,19 +76,20 @@ def test_warehouse_equals_oracle(
     snapshot(pg_dsn, p.raw, SnapshotOptions(slot=slot_name, table_filter=LEAVE_OUT))
     p.cycle()
 
-    workload(p, 1.0, seed=11)
+    _workload(p, 300, seed=11)
     p.source(_CHANGE_KEYS)
     p.source(_RENAME_DEPARTMENT)
     p.cycle()
 
-    workload(p, 0.5, seed=12)
+    _workload(p, 150, seed=12)
     _resnapshot(p, "sales_order")
-    workload(p, 0.5, seed=13)
+    _workload(p, 150, seed=13)
     p.cycle()
 
-    workload(p, 1.0, seed=14)
+    _workload(p, 300, seed=14)
     p.capture()
-    workload(p, 0.5, seed=15)
+    p.source(_COME_AND_GO)
+    _workload(p, 150, seed=15)
     p.cycle()
 
     compared = assert_warehouse_equals_oracle(pg_dsn, p.sql)
