@@ -35,8 +35,24 @@ def reconstruct(raw: Store, table: TableName, key: list[str]) -> list[tuple[Any,
     columns = [c for c in data.column_names if c not in META]
     con = duckdb.connect()
     con.register("changes", data)
+    assert_stored_once(con, table, key)
     rows = con.execute(current_state_sql("changes", columns, key)).fetchall()
     return sorted(rows, key=repr)
+
+
+def assert_stored_once(con: duckdb.DuckDBPyConnection, table: TableName, key: list[str]) -> None:
+    """No change of relation ``changes`` is stored twice: a stream change is one
+    (``_lsn``, ``_seq``), a snapshot row one (``_lsn``, key). "Last write per key wins"
+    would hide a batch written twice under two names; this does not."""
+    keys = ", ".join(f'"{c}"' for c in key)
+    twice = con.execute(
+        f"""SELECT _op, _lsn, _seq, count(*) FROM changes WHERE _op <> 'r'
+            GROUP BY ALL HAVING count(*) > 1
+            UNION ALL
+            SELECT 'r', _lsn, NULL, count(*) FROM changes WHERE _op = 'r'
+            GROUP BY _lsn, {keys} HAVING count(*) > 1 LIMIT 5"""
+    ).fetchall()
+    assert not twice, f"{table}: changes stored more than once (op, lsn, seq, copies): {twice}"
 
 
 def source_rows(conn: Any, table: TableName) -> list[tuple[Any, ...]]:
