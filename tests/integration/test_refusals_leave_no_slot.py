@@ -105,12 +105,16 @@ def test_snapshot_refused_keeps_an_earlier_unfinished_slot(
     assert slot_row(pg_dsn, slot_name) == before
 
 
-def test_snapshot_of_no_table_creates_no_slot(pg_dsn: str, slot_name: str, raw: Store) -> None:
+def test_snapshot_of_no_table_creates_no_slot(
+    pg_dsn: str, slot_name: str, raw: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     keyless_table(pg_dsn)
+    caplog.set_level(logging.INFO, logger="pgcdc")
     options = SnapshotOptions(slot=slot_name, table_filter=TableFilter(include=("nosuch.*",)))
     with pytest.raises(SourceError, match="no table to snapshot"):
         snapshot(pg_dsn, raw, options)
     assert slot_row(pg_dsn, slot_name) is None
+    assert not created_a_slot(caplog)
 
 
 def test_snapshot_leaves_another_plugins_slot_alone(
