@@ -7,8 +7,9 @@ Builds a backlog of ``--changes`` row changes (60% inserts, 30% updates, 10% del
 (``pg_copy_logical_replication_slot``), then in one run times (a) ``pg_recvlogical``
 streaming wal2json format-version 2 with pgcdc's options over TCP to /dev/null, the
 baseline, and (b) ``pgcdc``'s drain into durable zstd Parquet in a local raw store. Prints
-both rates and the ratio. ``PGCDC_BENCH_DSN`` points at an existing server instead of a
-throwaway one.
+both rates and the ratio, judged against the floor (0.5) and the aim (1.0) of the ratio
+to ``pg_recvlogical`` with format-version 2 only: exits non-zero below the floor.
+``PGCDC_BENCH_DSN`` points at an existing server instead of a throwaway one.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import time
 import psycopg
 
 from bench.server import bench_database
+from bench.verdict import Goal, enforce
 from cdc_reader.capture import CaptureOptions, drain
 from cdc_reader.reader import plugin_options
 from pipeline.localpg import bindir
 from storage import open_store
+
+RATIO = Goal("ratio pgcdc / pg_recvlogical (format-version 2 only)", floor=0.5, aim=1.0)
 
 SCHEMA = """
 CREATE TABLE bench_sales (
@@ -119,6 +123,7 @@ def main() -> None:
         print(f"{label:<42} {n / secs:>10,.0f} changes/s ({secs:.1f} s)")
     print(f"ratio pgcdc / pg_recvlogical (format-version 2 only): {plain / seconds:.2f}")
     print(f"ratio pgcdc / pg_recvlogical (same options):          {same / seconds:.2f}")
+    enforce([(RATIO, plain / seconds)])
 
 
 if __name__ == "__main__":

@@ -105,44 +105,33 @@ def drain(
 ) -> CaptureResult:
     """Capture everything committed before now into ``raw`` and advance the slot.
 
-    Idempotent: a re-run after any failure rewrites the same objects and moves on.
+    Idempotent: a re-run after any failure rewrites the same objects and moves on. A
+    capture that is refused leaves no slot of its own behind: the tables are checked before
+    a missing slot is created, and a refusal after that drops the slot this run created.
     """
     state = state or StoreStateStore(raw)
     started = time.monotonic()
     with connect(dsn) as ctl, connect(dsn, doing="reading changes") as conn:
-        stored, position = _prepare(ctl, state, options)
-        result = CaptureResult(options.slot, start=position, position=position)
-        target = reader.emit_heartbeat(ctl, options.slot) if options.heartbeat else None
-        upto = reader.current_wal_lsn(ctl)
-        # after `upto`: every table changed before it is in the catalog we read now
-        specs = load_specs(ctl, options.table_filter)
-        require_identity(specs)
-        previously = stored.tables if stored else ()
-        gone = dropped_tables(raw, previously, specs, options.table_filter)
-        intent = state.pending_intent(options.slot, position)
-        run = _Run(
-            raw=raw,
-            state=state,
-            ctl=ctl,
-            options=options,
-            specs={**specs, **gone},
-            captured=tuple((t.schema, t.name) for t in sorted({*specs, *gone})),
-            result=result,
-            intent=intent,
-            progress=progress,
-        )
-        stream = reader.peek_rows(
-            conn,
-            options.slot,
-            reader.plugin_options(
-                sorted({*specs, *gone}),
-                numeric_as_string=reader.numeric_as_string_supported(
-                    ctl, options.slot, position or upto
+        created = _ensure_slot(ctl, options)
+        try:
+            run, specs, gone, target, upto = _start(ctl, raw, state, options, progress)
+            stream = reader.peek_rows(
+                conn,
+                options.slot,
+                reader.plugin_options(
+                    sorted({*specs, *gone}),
+                    numeric_as_string=reader.numeric_as_string_supported(
+                        ctl, options.slot, run.result.start or upto
+                    ),
                 ),
-            ),
-            upto=upto,
-            fetch_size=options.fetch_size,
-        )
+                upto=upto,
+                fetch_size=options.fetch_size,
+            )
+        except BaseException:
+            if created:  # refused before reading anything: the new slot would only pin WAL
+                slot.drop_unused(ctl, options.slot, "the capture was refused")
+            raise
+        result = run.result
         finished = run.consume(stream, started)
         if finished and target is not None:
             # the dropped tables' last changes are stored: later runs need not look for them
@@ -171,16 +160,60 @@ def drain(
     return result
 
 
+def _ensure_slot(ctl: psycopg.Connection[Any], options: CaptureOptions) -> bool:
+    """Create the slot when it is missing (and allowed); whether this call created it.
+
+    The tables are checked first, so a capture refused for them creates nothing.
+    """
+    if slot.inspect_slot(ctl, options.slot) is not None:
+        return False
+    if not options.create_slot:
+        raise SourceError(f"slot {options.slot} does not exist (run `pgcdc snapshot`)")
+    require_identity(load_specs(ctl, options.table_filter))
+    info, created = slot.create_slot(ctl, options.slot)
+    log.info("created slot", extra={"slot": options.slot, "lsn": str(info.confirmed_flush)})
+    return created
+
+
+def _start(
+    ctl: psycopg.Connection[Any],
+    raw: Store,
+    state: StateStore,
+    options: CaptureOptions,
+    progress: Progress | None,
+) -> tuple[_Run, dict[TableName, TableSpec], dict[TableName, TableSpec], Lsn | None, Lsn]:
+    """Agree with the slot, then read the catalog and plan the run: (run, specs, dropped
+    tables, heartbeat target, end of the WAL to read)."""
+    stored, position = _prepare(ctl, state, options)
+    result = CaptureResult(options.slot, start=position, position=position)
+    target = reader.emit_heartbeat(ctl, options.slot) if options.heartbeat else None
+    upto = reader.current_wal_lsn(ctl)
+    # after `upto`: every table changed before it is in the catalog we read now
+    specs = load_specs(ctl, options.table_filter)
+    require_identity(specs)
+    previously = stored.tables if stored else ()
+    gone = dropped_tables(raw, previously, specs, options.table_filter)
+    run = _Run(
+        raw=raw,
+        state=state,
+        ctl=ctl,
+        options=options,
+        specs={**specs, **gone},
+        captured=tuple((t.schema, t.name) for t in sorted({*specs, *gone})),
+        result=result,
+        intent=state.pending_intent(options.slot, position),
+        progress=progress,
+    )
+    return run, specs, gone, target, upto
+
+
 def _prepare(
     ctl: psycopg.Connection[Any], state: StateStore, options: CaptureOptions
 ) -> tuple[Position | None, Lsn | None]:
     """Make the slot and the stored position agree; return the record and where to start."""
     info = slot.inspect_slot(ctl, options.slot)
     if info is None:
-        if not options.create_slot:
-            raise SourceError(f"slot {options.slot} does not exist (run `pgcdc snapshot`)")
-        info, _ = slot.create_slot(ctl, options.slot)
-        log.info("created slot", extra={"slot": options.slot, "lsn": str(info.confirmed_flush)})
+        raise SourceError(f"slot {options.slot} vanished while the capture started")
     slot.check_usable(info)
     if info.active:
         raise SourceError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from schemas.errors import SourceError
 from schemas.lsn import Lsn
 
 PLUGIN = "wal2json"
+
+log = logging.getLogger("pgcdc.slot")
 
 _INSPECT = """
 SELECT slot_name, plugin, slot_type, database, active, active_pid,
@@ -69,6 +72,16 @@ def inspect_slot(conn: Conn, name: str) -> SlotInfo | None:
 
 def check_usable(info: SlotInfo) -> None:
     """Refuse a slot that is not a wal2json logical slot of this database, or that is lost."""
+    check_kind(info)
+    if info.wal_status == "lost":
+        raise SourceError(
+            f"slot {info.name} has lost required WAL (max_slot_wal_keep_size exceeded): "
+            "drop it and bootstrap again with `pgcdc snapshot`"
+        )
+
+
+def check_kind(info: SlotInfo) -> None:
+    """Refuse a slot that is not a wal2json logical slot of this database (not pgcdc's)."""
     if info.slot_type != "logical" or info.plugin != PLUGIN:
         raise SourceError(
             f"slot {info.name} uses {info.slot_type}/{info.plugin}, not logical/{PLUGIN}: "
@@ -78,11 +91,6 @@ def check_usable(info: SlotInfo) -> None:
         raise SourceError(
             f"slot {info.name} belongs to database {info.database}, "
             f"not {info.current_database}: choose another PGCDC_SLOT"
-        )
-    if info.wal_status == "lost":
-        raise SourceError(
-            f"slot {info.name} has lost required WAL (max_slot_wal_keep_size exceeded): "
-            "drop it and bootstrap again with `pgcdc snapshot`"
         )
 
 
@@ -140,3 +148,22 @@ def drop_slot(conn: Conn, name: str) -> bool:
     except psycopg.Error as exc:
         raise translate(exc, f"dropping slot {name}") from None
     return True
+
+
+def drop_unused(conn: Conn, name: str, why: str) -> None:
+    """Drop a slot this run created and will not use, so it pins no WAL.
+
+    Called while a refusal or another error is on its way out: a failure to drop is logged,
+    never raised over the error that explains the run's failure. Idempotent.
+    """
+    try:
+        dropped = drop_slot(conn, name)
+    except Exception as exc:
+        log.warning(
+            "could not drop the slot this run created; it keeps WAL until it is dropped: %s",
+            exc,
+            extra={"slot": name},
+        )
+        return
+    if dropped:
+        log.info("dropped the slot this run created: %s", why, extra={"slot": name})

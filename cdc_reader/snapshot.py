@@ -115,11 +115,15 @@ def snapshot(
     """Create the slot with an exported snapshot and copy every captured table as of it.
 
     With ``options.tables``, re-snapshot only those tables through a temporary slot while
-    the main slot (and a running capture) carries on.
+    the main slot (and a running capture) carries on. A snapshot that is refused creates no
+    slot: the tables are checked before the slot exists (and again in the snapshot, where
+    a refusal drops the slot this run created); a slot of an earlier run is left as it was.
     """
     started = time.monotonic()
     resnapshot = bool(options.tables)
     state = StoreStateStore(raw)
+    with connect(dsn, doing="checking the tables to snapshot") as conn:
+        _captured_specs(conn, options)  # refused here, nothing is left behind
     finished = lambda name: state.latest_position(name) is not None  # noqa: E731
     with _exported(dsn, options.slot, temporary=resnapshot, finished=finished) as (
         lsn,
@@ -168,6 +172,7 @@ class _exported:  # noqa: N801 - used as a context manager, like contextlib's he
         self.dsn, self.slot, self.temporary = dsn, slot_name, temporary
         self.finished = finished
         self.conn: psycopg.Connection[Any] | None = None
+        self.created: str | None = None  # the slot this run created, once it exists
 
     def __enter__(self) -> tuple[Lsn, str]:
         name = self.slot + (f"_resnap_{int(time.time() * 1000)}" if self.temporary else "")
@@ -184,13 +189,25 @@ class _exported:  # noqa: N801 - used as a context manager, like contextlib's he
             message = (res.error_message or b"").decode(errors="replace").strip()
             self.conn.close()
             raise SourceError(f"creating slot {name} with an exported snapshot: {message}")
+        self.created = name
         values = [(res.get_value(0, i) or b"").decode() for i in range(3)]
         log.info("slot created", extra={"slot": name, "lsn": values[1], "snapshot": values[2]})
         return Lsn.parse(values[1]), values[2]
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None:
         if self.conn is not None:
             self.conn.close()
+        if failed is not None and self.created and not self.temporary:
+            # The exported snapshot died with the connection: the slot cannot serve any
+            # later run, so it goes now instead of pinning WAL (a temporary slot went already).
+            self._drop_created(self.created)
+
+    def _drop_created(self, name: str) -> None:
+        try:
+            with connect(self.dsn, doing="dropping the unfinished snapshot's slot") as ctl:
+                slot.drop_unused(ctl, name, "the snapshot failed")
+        except Exception as exc:
+            log.warning("could not drop slot %s: %s", name, exc, extra={"slot": name})
 
     def _clear_unfinished(self, name: str) -> None:
         """Refuse a finished bootstrap; drop the slot of one that never finished.
@@ -203,6 +220,7 @@ class _exported:  # noqa: N801 - used as a context manager, like contextlib's he
             existing = slot.inspect_slot(ctl, name)
             if existing is None:
                 return
+            slot.check_kind(existing)  # another plugin's or database's slot is not ours to drop
             if self.finished(name):
                 raise SourceError(
                     f"slot {name} exists already and the raw store holds its bootstrap: "
@@ -245,13 +263,21 @@ def _specs(dsn: str, snapshot_name: str, options: SnapshotOptions) -> dict[Table
     """The captured tables as the snapshot sees them."""
     with connect(dsn) as conn:
         _in_snapshot(conn, snapshot_name)
-        specs = load_specs(conn, options.table_filter)
-        denied = [
-            t
-            for t in sorted(specs)
-            if not _one_bool(conn, "SELECT has_table_privilege(%s::regclass, 'SELECT')", t.sql)
-        ]
+        specs = _captured_specs(conn, options)
         conn.execute("COMMIT")
+    return specs
+
+
+def _captured_specs(
+    conn: psycopg.Connection[Any], options: SnapshotOptions
+) -> dict[TableName, TableSpec]:
+    """The tables to copy; SourceError when there is none, or one cannot be read or captured."""
+    specs = load_specs(conn, options.table_filter)
+    denied = [
+        t
+        for t in sorted(specs)
+        if not _one_bool(conn, "SELECT has_table_privilege(%s::regclass, 'SELECT')", t.sql)
+    ]
     if denied:
         names = ", ".join(str(t) for t in denied)
         grants = "; ".join(f"GRANT SELECT ON {t.sql} TO <role>" for t in denied)
@@ -261,6 +287,8 @@ def _specs(dsn: str, snapshot_name: str, options: SnapshotOptions) -> dict[Table
         if missing:
             raise SourceError(f"not captured tables (or missing): {', '.join(missing)}")
         specs = {t: specs[t] for t in options.tables}
+    if not specs:
+        raise SourceError("no table to snapshot: check PGCDC_TABLES / PGCDC_EXCLUDE_TABLES")
     require_identity(specs)
     return specs
 
@@ -316,8 +344,6 @@ def _plan(
 ) -> list[_Chunk]:
     """Chunks of heap pages per table, largest tables first (they decide the wall time)."""
     chunks: list[_Chunk] = []
-    if not specs:
-        raise SourceError("no table to snapshot: check PGCDC_TABLES / PGCDC_EXCLUDE_TABLES")
     with connect(dsn) as conn:
         _in_snapshot(conn, snapshot_name)
         for table, spec in sorted(specs.items(), key=lambda kv: -_pages(conn, kv[0])):

@@ -13,7 +13,7 @@ from storage import open_store
 from tests.integration.warehouse_support import Pipeline
 from transformer.model import load_model
 
-pytestmark = pytest.mark.integration
+# no module-wide kind: tests/conftest.py makes the tests on the services integration tests
 
 DIM_ITEM = """-- target: dim_item
 -- kind: dimension

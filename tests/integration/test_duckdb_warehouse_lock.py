@@ -12,7 +12,7 @@ import pytest
 from schemas.errors import TransientError
 from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.unit  # DuckDB files and processes of its own: no service
 
 HOLD = """
 import sys, time, duckdb

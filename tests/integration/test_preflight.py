@@ -366,14 +366,6 @@ def test_wrong_password_is_one_clean_failure(pg_dsn: str) -> None:
     assert not capture_is_safe(results)
 
 
-def test_unparsable_dsn_is_not_echoed() -> None:
-    dsn = "host=localhost password=hunter2-secret bogus_option=1"
-    (check,) = run_checks(dsn, slot="pgcdc", table_filter=EVERYTHING)
-    assert (check.name, check.status) == ("connection", Status.FAIL)
-    assert "cannot be parsed" in check.message
-    assert "hunter2" not in check.message and "hunter2" not in (check.fix or "")
-
-
 def test_slot_of_another_plugin_fails(pg_dsn: str, slot_name: str) -> None:
     create_slot(pg_dsn, slot_name, "test_decoding")
     results = run_checks(pg_dsn, slot=slot_name, table_filter=EVERYTHING)

@@ -174,6 +174,11 @@ def test_missing_select_privilege_fails_cleanly(
         assert "no SELECT privilege on public.payment" in run.stderr
         assert password not in run.stderr
         assert not [k for k in raw.list_keys() if k.endswith(layout.SNAPSHOT_MANIFEST)]
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:  # refused before the slot
+            left = conn.execute(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (slot_name,)
+            ).fetchone()
+        assert left == (0,)
     finally:
         pg_server.drop_database(str(conninfo_to_dict(pg_dsn)["dbname"]))
         with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:

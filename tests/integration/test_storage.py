@@ -10,10 +10,9 @@ import pytest
 from storage import Store, open_store
 from tests.conftest import S3Location
 
-pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(params=["local", "s3"])
+# kinds from tests/conftest.py: the local cases are unit tests, the S3 ones need the server
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.integration)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "local":
         return open_store(str(tmp_path / "lake"))

@@ -10,7 +10,9 @@ from cdc_reader.preflight import (
     _clean_reason,
     _describe_target,
     capture_is_safe,
+    run_checks,
 )
+from schemas.tables import TableFilter
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +74,11 @@ def test_capture_is_safe_only_without_failures() -> None:
     fail = CheckResult("slot", Status.FAIL, "wrong plugin", "drop it")
     assert capture_is_safe([ok, warn])
     assert not capture_is_safe([ok, warn, fail])
+
+
+def test_unparsable_dsn_is_not_echoed() -> None:
+    dsn = "host=localhost password=hunter2-secret bogus_option=1"
+    (check,) = run_checks(dsn, slot="pgcdc", table_filter=TableFilter())
+    assert (check.name, check.status) == ("connection", Status.FAIL)
+    assert "cannot be parsed" in check.message
+    assert "hunter2" not in check.message and "hunter2" not in (check.fix or "")
