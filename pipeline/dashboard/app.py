@@ -96,7 +96,7 @@ def _sales_charts(figures: Figures, currency: str) -> None:
         _country_table(figures.panel("revenue_by_country"), currency)
     left, right = st.columns(2)
     with left:
-        _bars(figures.panel("revenue_by_design"), "design", currency, "Revenue by design")
+        _bars(figures.panel("revenue_by_design"), "design", currency, f"Top {TOP} designs")
     with right:
         _bars(
             figures.panel("revenue_by_counterparty"),
@@ -108,7 +108,7 @@ def _sales_charts(figures: Figures, currency: str) -> None:
     with left:
         _departments(figures.panel("revenue_by_staff"), currency)
     with right:
-        _bars(figures.panel("revenue_by_staff"), "staff", currency, "Revenue by staff member")
+        _bars(figures.panel("revenue_by_staff"), "staff", currency, f"Top {TOP} staff members")
     _payments(figures.panel("payments_outstanding"))
 
 

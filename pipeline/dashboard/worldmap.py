@@ -78,6 +78,12 @@ def _outlines() -> tuple[tuple[str, dict[str, Any]], ...]:
     return tuple(out)
 
 
+def has_outline(name: str) -> bool:
+    """Whether the country named as in ``address.country`` has an outline to shade."""
+    key = (find_country(name) or {}).get("_key")
+    return any(outline == key for outline, _ in _outlines())
+
+
 def map_rows(by_country: dict[str, float]) -> tuple[list[dict[str, Any]], list[str]]:
     """Circle rows (country, lat, lon, revenue) for the countries found; names not found."""
     rows, unknown = [], []

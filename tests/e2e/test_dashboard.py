@@ -1,6 +1,11 @@
 """`pgcdc dashboard` in a real headless Chromium: the figures on the page are the warehouse's,
 and a new order in the source shows up after one pipeline run and the next refresh.
 
+Every chart and table is proven right, not just drawn: what each chart plots is read back from
+the rendered chart (tests/e2e/page_charts.py) and compared, point by point and both ways, with
+the figures computed from the source database (tests/e2e/chart_oracle.py), before and after
+the new order.
+
 The warehouse is built by the real pipeline (slot, demo database, capture, transform, load).
 The page is served by `pgcdc dashboard` as a subprocess and read with Playwright driving
 Debian's Chromium (no browser download). Every request the page makes is checked: anything
@@ -20,6 +25,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +37,13 @@ import pytest
 from pipeline import config, service
 from pipeline.demo import init_demo
 from schemas.settings import Settings
+from tests.e2e.chart_oracle import (
+    SourceFigures,
+    chart_differences,
+    source_figures,
+    table_differences,
+)
+from tests.e2e.page_charts import read_charts
 
 pytestmark = pytest.mark.e2e
 
@@ -282,6 +295,7 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
     assert seen["metrics"]["Last load"].endswith(" ago"), seen["body"]
     password = str(psycopg.conninfo.conninfo_to_dict(dsn).get("password") or "")
     assert not password or password not in seen["body"]
+    _charts_agree(page, source_figures(partial(source, dsn), currency))
     _screenshot(page, request, "before")
 
     (new_id,) = source(dsn, NEW_ORDER, (NEW_UNITS, NEW_PRICE, currency, country))[0]
@@ -305,8 +319,25 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
         if code != currency:
             assert seen["metrics"][f"Revenue {code}"] == money(rev)
     assert new_id is not None
+    _charts_agree(page, source_figures(partial(source, dsn), currency))
     _screenshot(page, request, "after")
     assert outside == [], f"the page called out to the network: {outside}"
+
+
+def _charts_agree(page: Any, want: SourceFigures) -> None:
+    """Every chart and table on the page equals the source's figures. The page redraws on
+    each refresh, so it is read until it agrees; the last reading's differences fail the test."""
+    deadline = time.monotonic() + 60
+    problems = ["no chart drawn"]
+    while time.monotonic() < deadline:
+        charts = read_charts(page, want.probe())
+        if charts is not None:
+            tables = page.evaluate(READ_PAGE)["tables"]
+            problems = chart_differences(charts, want) + table_differences(tables, want)
+            if not problems:
+                break
+        page.wait_for_timeout(500)
+    assert not problems, "the page differs from the source:\n" + "\n".join(problems)
 
 
 def _screenshot(page: Any, request: pytest.FixtureRequest, state: str) -> None:
