@@ -13,6 +13,10 @@ from collections.abc import Sequence
 
 from schemas.tables import quote_ident
 
+CHANGE_ORDER = "ORDER BY _lsn, CASE WHEN _op = 'r' THEN -1 ELSE _seq END"
+"""The order changes apply in: by commit, then position in the transaction; a snapshot's
+rows first within their LSN."""
+
 META = ("_op", "_lsn", "_seq", "_xid", "_commit_ts", "_unchanged", "_old_key", "_nonfinite")
 
 
@@ -27,8 +31,7 @@ def current_state_sql(changes: str, columns: Sequence[str], key: Sequence[str]) 
     q = [quote_ident(c) for c in columns]
     k = [quote_ident(c) for c in key]
     ordered = f"""
-        SELECT *, row_number() OVER (ORDER BY _lsn, CASE WHEN _op = 'r' THEN -1 ELSE _seq END)
-               AS _ord
+        SELECT *, row_number() OVER ({CHANGE_ORDER}) AS _ord
         FROM {changes}"""
     keep_from = """
         SELECT greatest(
