@@ -90,7 +90,7 @@ def load(processed: Store, warehouse: Warehouse) -> LoadResult:
     for key in pending_batches(processed, result.loaded_up_to):
         batch = Batch.model_validate_json(processed.read_bytes(key))
         data = [(o, _read_output(processed, o)) for o in batch.outputs]
-        refused = warehouse.apply(batch, data)
+        refused = warehouse.apply_batch(batch, data)
         if refused is not None:
             result.batches += 1
             result.refused += refused

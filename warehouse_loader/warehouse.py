@@ -79,7 +79,11 @@ class Warehouse(abc.ABC):
         value = rows[0][0] if rows else None
         return int(value) if isinstance(value, int) else 0
 
-    def apply(
+    def apply(self, batch: Batch, data: Sequence[tuple[Output, pa.Table]]) -> bool:
+        """Apply one batch with its position, in one transaction; False if already applied."""
+        return self.apply_batch(batch, data) is not None
+
+    def apply_batch(
         self, batch: Batch, data: Sequence[tuple[Output, pa.Table]]
     ) -> list[LoadError] | None:
         """Apply one batch with its position, in one transaction; None if already applied,
