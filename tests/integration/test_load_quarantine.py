@@ -72,9 +72,11 @@ def test_refused_table_is_quarantined_and_others_load(
     assert mirror(p, "bad") == []
     assert p.sql("SELECT run, target FROM pgcdc_load_quarantine") == [(1, "mirror_public.bad")]
 
-    # Later batches: good goes on; bad is held behind batch 1 (not applied out of order).
+    # Later batches: good goes on; bad is held behind batch 1 (not applied out of order: its
+    # update of row 1 would pass the check, and then batch 1 would overwrite it).
     p.source("INSERT INTO good VALUES (4, 40)")
     p.source("INSERT INTO bad VALUES (2, 5)")
+    p.source("UPDATE bad SET v = 7 WHERE id = 1")
     p.capture()
     p.transform()
     caplog.clear()
@@ -94,5 +96,29 @@ def test_refused_table_is_quarantined_and_others_load(
     caplog.clear()
     p.load()
     assert error_lines(caplog) == []
-    assert mirror(p, "bad") == source(p, "bad") == [(1, 500), (2, 5)]
+    assert mirror(p, "bad") == source(p, "bad") == [(1, 7), (2, 5)]
     assert p.sql("SELECT count(*) FROM pgcdc_load_quarantine") == [(0,)]
+
+
+def test_whole_table_output_releases_the_held_ones(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncate (like a re-snapshot) makes the mirror output the whole table: it loads over
+    the held outputs, which are then obsolete and leave the quarantine."""
+    p = pipeline
+    p.source("INSERT INTO bad VALUES (1, 500)")
+    p.cycle()
+    assert p.sql("SELECT run FROM pgcdc_load_quarantine") == [(1,)]
+    p.source("TRUNCATE bad")
+    p.source("INSERT INTO bad VALUES (3, 9)")
+    p.capture()
+    p.transform()
+    caplog.clear()
+    p.load()
+    (line,) = error_lines(caplog)  # batch 1 retried first, still refused
+    assert "batch 1" in line.getMessage() and "still quarantined" in line.getMessage()
+    assert mirror(p, "bad") == source(p, "bad") == [(3, 9)]
+    assert p.sql("SELECT count(*) FROM pgcdc_load_quarantine") == [(0,)]
+    caplog.clear()
+    p.load()
+    assert error_lines(caplog) == []
