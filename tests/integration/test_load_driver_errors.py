@@ -47,10 +47,15 @@ def test_lost_postgres_connection_is_transient_naming_table_and_batch(
     wh = PostgresWarehouse(pg_warehouse_dsn)
     try:
         (pid,) = wh.execute("SELECT pg_backend_pid()")[0]
-        with pytest.raises(TransientError) as lost, wh.transaction():
-            with psycopg.connect(pg_warehouse_dsn, autocommit=True) as other:
-                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            wh.apply_output(0, OUTPUT, ROWS, 7)
+
+        def load_after_the_connection_died() -> None:
+            with wh.transaction():
+                with psycopg.connect(pg_warehouse_dsn, autocommit=True) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                wh.apply_output(0, OUTPUT, ROWS, 7)
+
+        with pytest.raises(TransientError) as lost:
+            load_after_the_connection_died()
         text = str(lost.value)
         assert "batch 7" in text and "mirror_public.t" in text and "\n" not in text, text
     finally:
