@@ -1,44 +1,20 @@
-"""Driver errors during a load, classified: the warehouse refusing rows is a LoadError-to-be
-(quarantined), a lost connection a TransientError naming table and batch (exit 75)."""
+"""A PostgreSQL warehouse connection lost during a load: a TransientError naming the table and
+the batch (exit 75), not a quarantine (the data is not at fault)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
 import psycopg
 import pyarrow as pa
 import pytest
 
 from schemas.errors import TransientError
 from schemas.processed import Output
-from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 from warehouse_loader.postgres_warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
 
 ROWS = pa.table({"id": pa.array([1, 2], pa.int32()), "v": pa.array([1, 2], pa.int32())})
 OUTPUT = Output(target="public.t", kind="mirror", key=("id",), objects=("x",))
-
-
-def test_duckdb_errors_are_classified(tmp_path: Path) -> None:
-    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
-    try:
-        wh.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-        wh.execute("INSERT INTO t VALUES (1)")
-        with pytest.raises(duckdb.Error) as refused:
-            wh.execute("INSERT INTO t VALUES (1)")
-        with pytest.raises(duckdb.Error) as io:
-            wh.execute(f"COPY t TO '{tmp_path / 'missing' / 'x.csv'}'")
-        assert wh.driver_error(refused.value) == (
-            False,
-            f"{str(refused.value).splitlines()[0]} (ConstraintException)",
-        )
-        found = wh.driver_error(io.value)
-        assert found is not None and found[0] is True, found
-        assert wh.driver_error(ValueError("not the driver")) is None
-    finally:
-        wh.close()
 
 
 def test_lost_postgres_connection_is_transient_naming_table_and_batch(
