@@ -3,6 +3,7 @@ behind its failure while the other tables load, and loaded in order once the cau
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 
 from storage import open_store
+from tests.integration.capture_support import pgcdc, settings_env
 from tests.integration.warehouse_support import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -107,7 +109,21 @@ def test_whole_table_output_releases_the_held_ones(
     the held outputs, which are then obsolete and leave the quarantine."""
     p = pipeline
     p.source("INSERT INTO bad VALUES (1, 500)")
-    p.cycle()
+    p.capture()
+    p.transform()
+    env = settings_env(
+        p.dsn,
+        p.raw,
+        p.slot,
+        PGCDC_PROCESSED_URI=p.processed.uri,
+        PGCDC_WAREHOUSE_URI=p.warehouse_uri,
+    )
+    run = pgcdc("load", env=env)  # the command line: JSON lines on stderr (not a terminal)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    errors = [e for e in map(json.loads, run.stderr.splitlines()) if e["level"] == "ERROR"]
+    assert len(errors) == 1, run.stderr
+    assert errors[0]["table"] == "mirror_public.bad" and errors[0]["batch"] == 1, errors
+    assert "batch 1: table mirror_public.bad not loaded" in errors[0]["message"], errors
     assert p.sql("SELECT run FROM pgcdc_load_quarantine") == [(1,)]
     p.source("TRUNCATE bad")
     p.source("INSERT INTO bad VALUES (3, 9)")
