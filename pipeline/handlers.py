@@ -168,6 +168,7 @@ def load_summary(result: LoadResult) -> Summary:
         "rows": result.rows,
         "loaded_up_to": result.loaded_up_to,
         "audit_failures": result.audit_failures,
+        "quarantined": len(result.refused),
         "seconds": round(result.seconds, 3),
     }
 

@@ -50,7 +50,7 @@ import pyarrow.dataset as ds
 from schemas import layout
 from schemas.errors import ConfigurationError, TransientError
 from schemas.pgtypes import SOURCE_KEY_KEY
-from schemas.processed import BATCH_PREFIX, Batch, Output, TableProgress
+from schemas.processed import BATCH_PREFIX, COUNT, PREVIOUS, Batch, Output, TableProgress
 from schemas.tables import TableName, quote_ident
 from storage import Store
 from transformer.batches import read_batch
@@ -319,20 +319,28 @@ def _add_mirror(
     *,
     index: int,
 ) -> str:
-    """The newest object holding a key decides it; ``_deleted`` rows are gone."""
+    """The newest object holding a key decides it; ``_deleted`` rows are gone. A table
+    without a key (a multiset) is keyed by its whole row, each row shown ``_count`` times."""
     table = TableName.parse(qualified)
     view = f"mirror_{table.schema}_{table.name}"
-    parts = []
+    parts, names = [], []
     for number, obj in enumerate(progress.state):
         name = f"_mirror_{index}_{number}"
-        con.register(name, _dataset(processed, [obj]))
+        data = _dataset(processed, [obj])
+        con.register(name, data)
         parts.append(f"SELECT *, {number} AS _obj FROM {name}")
-    k = ", ".join(quote_ident(c) for c in progress.key)
+        names += [n for n in data.schema.names if n not in names]
+    columns = [n for n in names if n not in ("_deleted", COUNT, PREVIOUS)]
+    key = columns if progress.multiset else progress.key
+    k = ", ".join(quote_ident(c) for c in key)
+    cols = ", ".join(quote_ident(c) for c in columns)
+    newest = f"""SELECT * FROM ({" UNION ALL BY NAME ".join(parts)})
+        QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY _obj DESC) = 1 AND NOT _deleted"""
+    if progress.multiset:  # a state written before multisets had no _count: one copy
+        copies = f"coalesce({COUNT}, 1)" if COUNT in names else "1"
+        newest = f"SELECT {cols}, unnest(range({copies})) FROM ({newest})"
     con.execute(
-        f"""CREATE OR REPLACE VIEW processed.{quote_ident(view)} AS
-        SELECT * EXCLUDE (_obj, _deleted) FROM ({" UNION ALL BY NAME ".join(parts)})
-        QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY _obj DESC) = 1
-            AND NOT _deleted"""
+        f"CREATE OR REPLACE VIEW processed.{quote_ident(view)} AS SELECT {cols} FROM ({newest})"
     )
     return view
 

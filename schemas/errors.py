@@ -58,3 +58,16 @@ class DecodeError(TerminalError):
 
 class StorageError(TransientError):
     """A storage operation failed in a way that may succeed on retry."""
+
+
+class LoadError(SkippableError):
+    """A warehouse refused one table's rows of a batch (a driver error: a constraint, a
+    type, a missing column); the rest of the batch can still be loaded.
+
+    The message is one line naming the table and the batch, then the driver's own first line.
+    """
+
+    def __init__(self, message: str, *, table: str, batch: int) -> None:
+        super().__init__(f"batch {batch}: table {table} not loaded: {message}")
+        self.table = table
+        self.batch = batch

@@ -13,6 +13,12 @@ A transform run writes new Parquet objects only, then one manifest, the batch, l
   warehouse's freshness; absent from manifests written before it existed). It is the commit
   point: objects it does not list are leftovers of a crashed run and are never read.
 
+A captured table without a key (no primary key, ``REPLICA IDENTITY FULL``: the source key
+covers every column) is a *multiset*: identical rows may exist, and NULLs anywhere. Its state
+and mirror objects hold one row per distinct row with ``_count`` (copies now); a delta also
+has ``_previous`` (copies before the run), so a loader removes only rows that existed. The
+whole row is the key: compared NULL-safe (``IS NOT DISTINCT FROM``).
+
 ``<run>`` is 10 digits, ``<bound>`` the capture position the run read up to (16 hex digits),
 so a retried run with the same input rewrites the same objects with the same content.
 """
@@ -21,11 +27,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.tables import TableName
 
 BATCH_VERSION = 1
+COUNT = "_count"
+"""Multiset state and mirror objects: how many copies of the row the table holds."""
+PREVIOUS = "_previous"
+"""Multiset deltas: how many copies the table held before the run."""
 BATCH_PREFIX = "_state/transform"
 
 
@@ -41,6 +53,8 @@ class Output(BaseModel):
     entity: str | None = None
     replace: bool = False
     """Mirror only: the objects hold the whole table (after a truncate or a snapshot)."""
+    multiset: bool = False
+    """Mirror only: a table without a key; rows carry ``_count`` (and ``_previous``)."""
 
 
 class TableProgress(BaseModel):
@@ -51,6 +65,8 @@ class TableProgress(BaseModel):
     position: int = 0
     key: tuple[str, ...]
     state: tuple[str, ...] = ()
+    multiset: bool = False
+    """The table has no key: its state counts identical rows (``_count``)."""
 
 
 class Batch(BaseModel):
@@ -93,3 +109,13 @@ def mirror_key(table: TableName, run: int, bound: int, day: dt.date, *, base: bo
 def mirror_table(table: TableName) -> TableName:
     """The warehouse table mirroring a captured table: schema ``mirror_<schema>``."""
     return TableName(f"mirror_{table.schema}", table.name)
+
+
+def expand_counts(rows: pa.Table) -> pa.Table:
+    """A multiset object's rows as the table holds them: each row ``_count`` times, without
+    the bookkeeping columns (``_count``, ``_previous``, ``_deleted``). A NULL ``_count``
+    (a state object written before multisets existed, which kept one row per row) is one."""
+    counts = rows.column(COUNT).fill_null(1).to_numpy(zero_copy_only=False)
+    indices = np.repeat(np.arange(rows.num_rows), np.maximum(counts, 0))
+    kept = [c for c in rows.column_names if c not in (COUNT, PREVIOUS, "_deleted")]
+    return rows.select(kept).take(pa.array(indices, pa.int64()))

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from schemas.processed import COUNT
 from schemas.tables import quote_ident
+from transformer.current_state import CHANGE_ORDER
+from transformer.multiset import fold_multiset
 
 VERSION_META = ("_lsn", "_seq", "_commit_ts", "_deleted")
 PreviousState = Callable[[pa.Table | None], pa.Table]
 """The previous current rows of some keys (a table of key columns), or of all (None)."""
-_ORDER = "ORDER BY _lsn, CASE WHEN _op = 'r' THEN -1 ELSE _seq END"
+_ORDER = CHANGE_ORDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,21 +133,31 @@ def fold_changes(
     changes: pa.Table,
     key: Sequence[str],
     previous: PreviousState,
+    *,
+    multiset: bool = False,
+    name: str = "",
 ) -> Folded:
     """Fold a table's new changes onto its previous state.
 
     ``previous(keys)`` gives the previous current rows of the keys in ``keys`` (a table of
     key columns) or, given None, the whole previous state. Without a truncate or snapshot
     among the changes only the touched keys are looked up, so the cost follows the changes.
+    ``multiset``: the table has no key; the whole row is its key and the state counts
+    identical rows (:mod:`transformer.multiset`); ``key`` is then ignored. ``name`` (the
+    table) is for log lines.
     """
     columns = [c for c in changes.column_names if not c.startswith("_")]
+    key = columns if multiset else key
     con.register("changes", changes)
     ordered = con.sql(f"SELECT * FROM changes {_ORDER}").to_arrow_table()
     con.unregister("changes")
     ops = ordered.column("_op").to_pylist()
     if "t" not in ops and "r" not in ops:
-        prev = previous(_looked_up_keys(con, ordered, key))
-        versions, delta = fold_segment(con, prev, ordered, columns, key)
+        if multiset:
+            versions, delta = fold_multiset(con, ordered, columns, previous, name)
+        else:
+            prev = previous(_looked_up_keys(con, ordered, key))
+            versions, delta = fold_segment(con, prev, ordered, columns, key)
         return Folded(versions, delta, None)
     state = previous(None)
     parts: list[pa.Table] = []
@@ -154,12 +167,17 @@ def fold_changes(
             parts.append(_removed(con, state, segment, key, everything=True))
             state = state.slice(0, 0)
             continue
-        versions, delta = fold_segment(con, state, segment, columns, key)
+        base = state.slice(0, 0) if kind == "r" else state
+        if multiset:
+            versions, delta = fold_multiset(con, segment, columns, _fixed(base), name)
+        else:
+            versions, delta = fold_segment(con, state, segment, columns, key)
         if kind == "r":
             parts.append(_removed(con, state, segment, key, everything=False))
-            versions = _differing(con, versions, state, columns)
+            if not multiset:
+                versions = _differing(con, versions, state, columns)
         parts.append(versions)
-        state = apply_delta(con, state.slice(0, 0) if kind == "r" else state, delta, key)
+        state = apply_delta(con, base, delta, key)
     return Folded(pa.concat_tables(parts, promote_options="permissive"), None, state)
 
 
@@ -191,6 +209,15 @@ def with_departed(
     con.unregister("_state_in")
     con.unregister("_versions_in")
     return out.cast(state.schema) if out.schema != state.schema else out
+
+
+def _fixed(state: pa.Table) -> Callable[[pa.Table], pa.Table]:
+    """A lookup answering with the whole (in-memory) state: the join picks the rows."""
+
+    def lookup(_keys: pa.Table) -> pa.Table:
+        return state
+
+    return lookup
 
 
 def _looked_up_keys(
@@ -263,8 +290,10 @@ def _removed(
     k = [quote_ident(c) for c in key]
     on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM e.{c}" for c in k)
     absent = "" if everything else f"WHERE NOT EXISTS (SELECT 1 FROM _event AS e WHERE {on})"
+    # A multiset state's _count is bookkeeping, not a column of the versions.
+    cols = ", ".join(f"s.{quote_ident(c)}" for c in state.column_names if c != COUNT)
     out = con.sql(
-        f"""SELECT s.*, ?::BIGINT AS _lsn, ?::BIGINT AS _seq, ?::TIMESTAMPTZ AS _commit_ts,
+        f"""SELECT {cols}, ?::BIGINT AS _lsn, ?::BIGINT AS _seq, ?::TIMESTAMPTZ AS _commit_ts,
                    true AS _deleted FROM _state_in AS s {absent}""",
         params=[first["_lsn"], seq, first["_commit_ts"]],
     ).to_arrow_table()

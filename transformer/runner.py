@@ -23,12 +23,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.processed import Batch, Output, TableProgress, mirror_key, target_key
+from schemas.processed import (
+    COUNT,
+    PREVIOUS,
+    Batch,
+    Output,
+    TableProgress,
+    expand_counts,
+    mirror_key,
+    target_key,
+)
 from schemas.tables import TableName
 from storage import Store
 from transformer import quality
 from transformer.batches import latest_batch, save_batch
-from transformer.fold import apply_delta, fold_changes, with_departed
+from transformer.fold import Folded, apply_delta, fold_changes, with_departed
 from transformer.model import Target, load_model
 from transformer.rawlog import capture_bound, captured_tables, read_changes
 from transformer.tablestate import MAX_DELTAS, TableState, sorted_by_key, with_deleted
@@ -151,33 +160,89 @@ def _fold_table(ctx: _Run, table: TableName) -> _TableRun | None:
     empty = _empty_state(ctx, state_objects, rows)
     if empty is None:
         return None
-    state = TableState(ctx.processed, state_objects, key, empty, ctx.con)
+    shape = _Shape.of(prog, key, empty)
+    empty = empty.drop_columns([c for c in (COUNT,) if c in empty.column_names])
+    state = TableState(ctx.processed, state_objects, shape.fold_key, shape.empty, ctx.con)
     before = functools.cache(lambda: state(None))
     if rows is None:
-        progress = TableProgress(position=ctx.bound, key=key, state=state_objects)
-        return _TableRun(table, progress, None, before, before, empty)
+        progress = TableProgress(
+            position=ctx.bound, key=key, state=state_objects, multiset=shape.multiset
+        )
+        view = shape.rows_of(before)
+        return _TableRun(table, progress, None, view, view, empty)
     ctx.note_commits(rows)
-    folded = fold_changes(ctx.con, rows, key, state)
-    objects: tuple[str, ...]
+    folded = fold_changes(ctx.con, rows, key, state, multiset=shape.multiset, name=table.qualified)
+    objects, mirror, after = _write_folded(
+        ctx, table, shape=shape, folded=folded, state_objects=state_objects, before=before
+    )
+    progress = TableProgress(position=ctx.bound, key=key, state=objects, multiset=shape.multiset)
+    return _TableRun(
+        table, progress, folded.versions, shape.rows_of(before), shape.rows_of(after), empty, mirror
+    )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How a table's state is kept: by its key, or (no key) as a multiset of whole rows."""
+
+    key: tuple[str, ...]
+    multiset: bool
+    empty: pa.Table
+    """An empty state table (a multiset's has ``_count``)."""
+
+    @classmethod
+    def of(cls, prog: TableProgress | None, key: tuple[str, ...], empty: pa.Table) -> _Shape:
+        """A table whose key covers every column has no key of its own (REPLICA IDENTITY
+        FULL without a primary key): a multiset. Once one, always one (a column added later
+        is not in the key the table was first seen with)."""
+        columns = [c for c in empty.column_names if c != COUNT]
+        multiset = bool(prog and prog.multiset) or set(columns) <= set(key)
+        if multiset and COUNT not in empty.column_names:
+            empty = empty.append_column(pa.field(COUNT, pa.int64()), pa.array([], pa.int64()))
+        return cls(key, multiset, empty)
+
+    @property
+    def fold_key(self) -> tuple[str, ...]:
+        """What identifies a state row: the key, or every column of a multiset."""
+        if not self.multiset:
+            return self.key
+        return tuple(c for c in self.empty.column_names if c != COUNT)
+
+    def rows_of(self, state: Callable[[], pa.Table]) -> Callable[[], pa.Table]:
+        """The table's rows from its state (a multiset's counts expanded), for the model."""
+        if not self.multiset:
+            return state
+        return functools.cache(lambda: expand_counts(state()))
+
+
+def _write_folded(
+    ctx: _Run,
+    table: TableName,
+    *,
+    shape: _Shape,
+    folded: Folded,
+    state_objects: tuple[str, ...],
+    before: Callable[[], pa.Table],
+) -> tuple[tuple[str, ...], Output, Callable[[], pa.Table]]:
+    """Write the new state object(s): (state objects, the mirror output, the new state)."""
+    key, mirror_of = (
+        shape.fold_key,
+        functools.partial(
+            Output, target=table.qualified, kind="mirror", key=shape.key, multiset=shape.multiset
+        ),
+    )
     if folded.state is not None:
         new_state = folded.state
         obj = _write_state(ctx, table, key, with_deleted(new_state), base=True)
-        objects, mirror = (
-            (obj,),
-            Output(target=table.qualified, kind="mirror", key=key, objects=(obj,), replace=True),
-        )
-    else:
-        assert folded.delta is not None
-        delta = folded.delta
-        new_state_fn = functools.cache(lambda: apply_delta(ctx.con, before(), delta, key))
-        obj = _write_state(ctx, table, key, delta, base=False)
-        objects = (*state_objects, obj)
-        if len(objects) > MAX_DELTAS:
-            objects = (_write_state(ctx, table, key, with_deleted(new_state_fn()), base=True),)
-        mirror = Output(target=table.qualified, kind="mirror", key=key, objects=(obj,))
-    after = (lambda: new_state) if folded.state is not None else new_state_fn
-    progress = TableProgress(position=ctx.bound, key=key, state=objects)
-    return _TableRun(table, progress, folded.versions, before, after, empty, mirror)
+        return (obj,), mirror_of(objects=(obj,), replace=True), lambda: new_state
+    assert folded.delta is not None
+    delta = folded.delta
+    after = functools.cache(lambda: apply_delta(ctx.con, before(), delta, key))
+    obj = _write_state(ctx, table, key, delta, base=False)
+    objects = (*state_objects, obj)
+    if len(objects) > MAX_DELTAS:
+        objects = (_write_state(ctx, table, key, with_deleted(after()), base=True),)
+    return objects, mirror_of(objects=(obj,)), after
 
 
 def _empty_state(ctx: _Run, objects: tuple[str, ...], rows: pa.Table | None) -> pa.Table | None:
@@ -187,7 +252,8 @@ def _empty_state(ctx: _Run, objects: tuple[str, ...], rows: pa.Table | None) -> 
     if not objects:
         return None
     schema = pq.read_schema(ctx.processed.path(objects[-1]), filesystem=ctx.processed.filesystem)
-    return schema.empty_table().drop_columns(["_deleted"])
+    drop = [n for n in ("_deleted", PREVIOUS) if n in schema.names]
+    return schema.empty_table().drop_columns(drop)
 
 
 def _write_state(
@@ -271,12 +337,16 @@ def _dimension(ctx: _Run, target: Target, tables: dict[str, _TableRun]) -> pa.Ta
         return None
     iso = iso_4217()
     before = {r.table.name: r.before() for r in runs if r} | {"iso_4217": iso}
-    after = {
-        r.table.name: with_departed(ctx.con, r.after(), r.versions, r.progress.key)
-        for r in runs
-        if r
-    } | {"iso_4217": iso}
+    after = {r.table.name: _after_with_departed(ctx, r) for r in runs if r} | {"iso_4217": iso}
     return changed_dimension_rows(ctx.con, target, before, after)
+
+
+def _after_with_departed(ctx: _Run, run: _TableRun) -> pa.Table:
+    """A dimension source's rows after the run, with the members it ended (keyed tables
+    only: a multiset's rows have no identity to keep)."""
+    if run.progress.multiset:
+        return run.after()
+    return with_departed(ctx.con, run.after(), run.versions, run.progress.key)
 
 
 def _write_target(

@@ -75,6 +75,23 @@ class DuckDBWarehouse(Warehouse):
         """Close the file."""
         self._con.close()
 
+    def driver_error(self, exc: Exception) -> tuple[bool, str] | None:
+        """DuckDB's errors: a conflict, I/O, memory or an interrupt are transient; the rest
+        (constraint, conversion, catalog, binder …) are the warehouse refusing the rows."""
+        if not isinstance(exc, duckdb.Error):
+            return None
+        transient = isinstance(exc, _TRANSIENT)
+        line = (str(exc).strip().splitlines() or [""])[0]
+        return transient, f"{line} ({type(exc).__name__})"
+
+
+_TRANSIENT = (
+    duckdb.IOException,
+    duckdb.OutOfMemoryException,
+    duckdb.InterruptException,
+    duckdb.TransactionException,
+)
+
 
 def is_lock_error(exc: BaseException) -> bool:
     """Whether DuckDB refused a file because another process holds its lock."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from schemas.errors import LoadError
 from schemas.processed import BATCH_PREFIX, Batch, Output
 from storage import Store
 from warehouse_loader.warehouse import Warehouse
@@ -26,12 +27,15 @@ class LoadResult:
     seconds: float = 0.0
     loaded_up_to: int = 0
     problems: list[tuple[str, object, str]] = field(default_factory=list)
+    refused: list[LoadError] = field(default_factory=list)
+    """Outputs in ``pgcdc_load_quarantine`` after this load (refused or held)."""
 
     def describe(self) -> str:
         """One line for a terminal."""
+        held = f", {len(self.refused)} table batches quarantined" if self.refused else ""
         return (
             f"load: {self.batches} batches, {self.rows:,} rows, up to batch {self.loaded_up_to}, "
-            f"{self.audit_failures} audit failures, in {self.seconds:.2f} s"
+            f"{self.audit_failures} audit failures{held}, in {self.seconds:.2f} s"
         )
 
 
@@ -73,19 +77,27 @@ def pending_batches(processed: Store, after: int) -> list[str]:
 
 
 def load(processed: Store, warehouse: Warehouse) -> LoadResult:
-    """Apply every batch not yet in the warehouse, one transaction each, then audit.
+    """Retry the quarantined outputs, then apply every batch not yet in the warehouse, one
+    transaction each, then audit. An output the warehouse refuses is quarantined and the
+    rest of its batch loads (see :mod:`warehouse_loader.warehouse`).
 
     Idempotent: the warehouse records each batch it holds in the same transaction.
     """
     began = time.monotonic()
     result = LoadResult(loaded_up_to=warehouse.loaded_run())
+    still = warehouse.retry_quarantined(lambda output: _read_output(processed, output))
+    result.refused += still
     for key in pending_batches(processed, result.loaded_up_to):
         batch = Batch.model_validate_json(processed.read_bytes(key))
         data = [(o, _read_output(processed, o)) for o in batch.outputs]
-        if warehouse.apply(batch, data):
+        refused = warehouse.apply_batch(batch, data)
+        if refused is not None:
             result.batches += 1
-            result.rows += sum(t.num_rows for _, t in data)
-            result.problems += warehouse.audit(data)
+            result.refused += refused
+            failed = {e.table for e in refused}
+            loaded = [(o, t) for o, t in data if warehouse.target_name(o) not in failed]
+            result.rows += sum(t.num_rows for _, t in loaded)
+            result.problems += warehouse.audit(loaded)
         result.loaded_up_to = batch.run
     result.audit_failures = len(result.problems)
     result.seconds = time.monotonic() - began

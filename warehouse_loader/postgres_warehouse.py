@@ -114,6 +114,19 @@ class PostgresWarehouse(Warehouse):
         """Close the connection."""
         self._conn.close()
 
+    def driver_error(self, exc: Exception) -> tuple[bool, str] | None:
+        """psycopg's errors: connection, resources, shutdown, serialization (OperationalError,
+        InterfaceError) are transient; the rest (integrity, data, undefined …) are the
+        warehouse refusing the rows. The reason is the server's primary message: its
+        DETAIL (which may quote a row) is left out."""
+        if not isinstance(exc, psycopg.Error):
+            return None
+        transient = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        primary = exc.diag.message_primary if isinstance(exc, psycopg.DatabaseError) else None
+        line = (primary or (str(exc).strip().splitlines() or [""])[0]).strip()
+        code = f" SQLSTATE {exc.sqlstate}" if exc.sqlstate else ""
+        return transient, f"{line} ({type(exc).__name__}{code})"
+
 
 def _converter(arrow: pa.DataType) -> Any:
     if pg_type(arrow) == "text" and not (

@@ -43,9 +43,11 @@ def record_batch(q: Quote, p: str) -> str:
 def create_table(
     q: Quote, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
 ) -> str:
-    """CREATE TABLE IF NOT EXISTS with the given (name, type) columns and primary key."""
+    """CREATE TABLE IF NOT EXISTS with the given (name, type) columns and primary key (none
+    when ``key`` is empty: a multiset mirror, whose rows may repeat and hold NULLs)."""
     cols = ", ".join(f"{q(n)} {t}" for n, t in columns)
-    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({', '.join(map(q, key))}))"
+    pk = f", PRIMARY KEY ({', '.join(map(q, key))})" if key else ""
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{pk})"
 
 
 def _matches(q: Quote, key: Sequence[str]) -> str:
@@ -58,6 +60,14 @@ def delete_matching(q: Quote, table: str, staging: str, key: Sequence[str]) -> s
         f"DELETE FROM {table} AS t WHERE EXISTS "
         f"(SELECT 1 FROM {staging} AS s WHERE {_matches(q, key)})"
     )
+
+
+def delete_same_rows(q: Quote, table: str, staging: str, columns: Sequence[str]) -> str:
+    """Remove every copy of the staging rows (whole rows compared, NULL equal to NULL): a
+    multiset mirror's rows whose count changed; the staging rows then put back the new count.
+    """
+    same = " AND ".join(f"t.{q(c)} IS NOT DISTINCT FROM s.{q(c)}" for c in columns)
+    return f"DELETE FROM {table} AS t WHERE EXISTS (SELECT 1 FROM {staging} AS s WHERE {same})"
 
 
 def insert_rows(
@@ -84,3 +94,36 @@ def current_view(q: Quote, view: str, table: str, columns: Sequence[str], entity
         f"(PARTITION BY {q(entity)} ORDER BY {q('source_lsn')} DESC, {q('source_seq')} DESC) "
         f"AS _rn FROM {table}) AS v WHERE _rn = 1 AND NOT {q('deleted')}"
     )
+
+
+LOAD_QUARANTINE = "pgcdc_load_quarantine"
+"""One row per output of a batch the warehouse refused (or held back behind one)."""
+
+
+def load_quarantine_ddl(q: Quote) -> str:
+    """The table of refused outputs: run, warehouse table, the output (its manifest entry, as
+    JSON, so it can be retried from the processed store), the reason, when."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {q(LOAD_QUARANTINE)} (run BIGINT NOT NULL, "
+        "target TEXT NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL, "
+        "quarantined_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (run, target))"
+    )
+
+
+def quarantine_output(q: Quote, p: str) -> str:
+    """Record one refused output (run, target, output, error, quarantined_at)."""
+    return (
+        f"INSERT INTO {q(LOAD_QUARANTINE)} (run, target, output, error, quarantined_at) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p})"
+    )
+
+
+def release_outputs(q: Quote, p: str, *, through: bool) -> str:
+    """Forget a target's quarantined output of one run (``through``: of every run up to it)."""
+    op = "<=" if through else "="
+    return f"DELETE FROM {q(LOAD_QUARANTINE)} WHERE target = {p} AND run {op} {p}"
+
+
+def quarantined_outputs(q: Quote) -> str:
+    """(run, target, output) of every quarantined output, oldest first per target."""
+    return f"SELECT run, target, output FROM {q(LOAD_QUARANTINE)} ORDER BY target, run"

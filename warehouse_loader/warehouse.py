@@ -5,6 +5,15 @@ run, bound, load time and newest source commit time), so a batch is in the wareh
 with its position, or not at all; a batch already recorded there is skipped (idempotent).
 Tables are created on first use from the batch's Arrow schema, keyed as the model says;
 facts get a ``<fact>_current`` view.
+
+An output the warehouse refuses (a driver error: constraint, type, missing column) does not
+stop the batch: the transaction is rolled back and redone without it, and the output is
+recorded in ``pgcdc_load_quarantine`` with one ERROR line naming the table and the batch.
+Its table is then *held*: its outputs of later batches are quarantined behind it, unapplied,
+so the table never takes a change out of order. Held outputs are retried, oldest first, at
+the start of every load; a mirror output that replaces the whole table (a snapshot) releases
+the outputs before it. A driver error that is not the data's fault (a lost connection, a
+conflict) is a TransientError naming the table and the batch; the load stops.
 """
 
 from __future__ import annotations
@@ -12,14 +21,15 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.processed import Batch, Output, mirror_table
+from schemas.errors import LoadError, PgcdcError, TransientError
+from schemas.processed import COUNT, PREVIOUS, Batch, Output, expand_counts, mirror_table
 from schemas.tables import TableName
 from warehouse_loader import statements as st
 
@@ -56,6 +66,11 @@ class Warehouse(abc.ABC):
     def close(self) -> None:
         """Close the connection."""
 
+    @abc.abstractmethod
+    def driver_error(self, exc: Exception) -> tuple[bool, str] | None:
+        """(transient, the driver's reason in one line) when ``exc`` comes from the engine's
+        driver; None otherwise. Transient: the connection or a conflict, not the data."""
+
     def loaded_run(self) -> int:
         """The newest batch applied (0 before the first)."""
         with self.transaction():
@@ -66,19 +81,119 @@ class Warehouse(abc.ABC):
 
     def apply(self, batch: Batch, data: Sequence[tuple[Output, pa.Table]]) -> bool:
         """Apply one batch with its position, in one transaction; False if already applied."""
+        return self.apply_batch(batch, data) is not None
+
+    def apply_batch(
+        self, batch: Batch, data: Sequence[tuple[Output, pa.Table]]
+    ) -> list[LoadError] | None:
+        """Apply one batch with its position, in one transaction; None if already applied,
+        else the outputs refused (quarantined, each logged as one ERROR line)."""
+        refused: dict[int, LoadError] = {}
+        while True:
+            try:
+                with self.transaction():
+                    if not self._apply_batch(batch, data, refused):
+                        return None
+                break
+            except _Refused as exc:  # rolled back: redo the batch without that output
+                refused[exc.index] = exc.error
+        for error in refused.values():
+            log.error(
+                "%s; quarantined in %s",
+                error,
+                st.LOAD_QUARANTINE,
+                extra={"table": error.table, "batch": error.batch},
+            )
+        return list(refused.values())
+
+    def _apply_batch(
+        self, batch: Batch, data: Sequence[tuple[Output, pa.Table]], refused: dict[int, LoadError]
+    ) -> bool:
+        """The batch's statements, in the caller's transaction; False if already applied."""
         q, p = self.quote, self.param
+        self.ensure_load_state()
+        if self.execute(f"SELECT 1 FROM {q(st.LOAD_STATE)} WHERE run = {p}", [batch.run]):
+            return False
+        held = self.held_targets()
+        for index, (output, rows) in enumerate(data):
+            target = self.target_name(output)
+            replaces = output.kind == "mirror" and output.replace
+            if index not in refused and target in held and not replaces:
+                reason = f"held behind its quarantined batch {held[target]}"
+                refused[index] = LoadError(reason, table=target, batch=batch.run)
+            if index in refused:
+                self._quarantine(batch.run, output, refused[index])
+                continue
+            self.apply_output(index, output, rows, batch.run)
+            if target in held:  # a whole new table: what was held before it is obsolete
+                self.execute(st.release_outputs(q, p, through=True), [target, batch.run])
+        self.execute(
+            st.record_batch(q, p),
+            [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
+        )
+        return True
+
+    def apply_output(self, index: int, output: Output, rows: pa.Table, run: int) -> None:
+        """Apply one output in the caller's transaction; a driver error becomes a
+        :class:`TransientError` or (the warehouse refused the rows) ``_Refused``."""
+        try:
+            self._apply_output(index, output, rows)
+        except PgcdcError:
+            raise
+        except Exception as exc:
+            found = self.driver_error(exc)
+            if found is None:
+                raise
+            transient, reason = found
+            target = self.target_name(output)
+            if transient:
+                raise TransientError(f"batch {run}: table {target}: {reason}") from None
+            raise _Refused(index, LoadError(reason, table=target, batch=run)) from None
+
+    def retry_quarantined(self, read: Callable[[Output], pa.Table]) -> list[LoadError]:
+        """Retry the quarantined outputs, oldest first per table, each in its own transaction;
+        a table stops at its first output still refused (logged at ERROR). ``read`` gives an
+        output's rows. Idempotent: an output applied leaves the quarantine in the same
+        transaction."""
         with self.transaction():
             self.ensure_load_state()
-            done = self.execute(f"SELECT 1 FROM {q(st.LOAD_STATE)} WHERE run = {p}", [batch.run])
-            if done:
-                return False
-            for index, (output, rows) in enumerate(data):
-                self._apply_output(index, output, rows)
-            self.execute(
-                st.record_batch(q, p),
-                [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
-            )
-        return True
+            pending = self.execute(st.quarantined_outputs(self.quote))
+        still: list[LoadError] = []
+        stopped: set[str] = set()
+        for run, target, text in pending:
+            if target in stopped:
+                continue
+            output = Output.model_validate_json(str(text))
+            try:
+                with self.transaction():
+                    self.apply_output(0, output, read(output), int(str(run)))
+                    self.execute(
+                        st.release_outputs(self.quote, self.param, through=False), [target, run]
+                    )
+            except _Refused as exc:
+                stopped.add(str(target))
+                still.append(exc.error)
+                log.error("%s; still quarantined", exc.error, extra={"table": target, "batch": run})
+        return still
+
+    def held_targets(self) -> dict[str, int]:
+        """Warehouse tables with a quarantined output: target → its oldest quarantined run."""
+        rows = self.execute(st.quarantined_outputs(self.quote))
+        held: dict[str, int] = {}
+        for run, target, _ in rows:
+            held.setdefault(str(target), int(str(run)))
+        return held
+
+    def _quarantine(self, run: int, output: Output, error: LoadError) -> None:
+        self.execute(
+            st.quarantine_output(self.quote, self.param),
+            [run, error.table, output.model_dump_json(), str(error), dt.datetime.now(dt.UTC)],
+        )
+
+    def target_name(self, output: Output) -> str:
+        """The warehouse table of an output, unquoted (``mirror_public.t``, ``fact_x``)."""
+        schema, name = self._table_name(output)
+        return f"{schema}.{name}" if schema else name
 
     def ensure_load_state(self) -> None:
         """Create ``pgcdc_load_state``, or add ``newest_commit`` to one an older pgcdc created.
@@ -88,6 +203,7 @@ class Warehouse(abc.ABC):
         no-op).
         """
         self.execute(st.load_state_ddl(self.quote))
+        self.execute(st.load_quarantine_ddl(self.quote))
         if st.NEWEST_COMMIT not in self.table_columns(None, st.LOAD_STATE):
             log.info("adding column %s to %s", st.NEWEST_COMMIT, st.LOAD_STATE)
             self.execute(st.load_state_upgrade(self.quote))
@@ -100,6 +216,9 @@ class Warehouse(abc.ABC):
         return self.quote(output.target)
 
     def _apply_output(self, index: int, output: Output, rows: pa.Table) -> None:
+        if output.kind == "mirror" and output.multiset:
+            self._apply_multiset(index, output, rows)
+            return
         q = self.quote
         table = self.table_sql(output)
         staging = self.stage(f"_pgcdc_stage_{index}", rows)
@@ -121,6 +240,29 @@ class Warehouse(abc.ABC):
         if output.kind == "fact" and output.entity:
             view = q(f"{output.target}_current")
             self.execute(st.current_view(q, view, table, columns, output.entity))
+
+    def _apply_multiset(self, index: int, output: Output, rows: pa.Table) -> None:
+        """A mirror without a key: every copy of each changed row is removed (only rows that
+        existed before: ``_previous`` > 0) and its new count of copies inserted."""
+        q = self.quote
+        table = self.table_sql(output)
+        copies = expand_counts(rows)
+        staging = self.stage(f"_pgcdc_stage_{index}", copies)
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {table.rsplit('.', 1)[0]}")
+        types = self.column_types(staging, copies)
+        self.execute(st.create_table(q, table, types, ()))
+        self._add_new_columns(output, table, types)
+        if output.replace:
+            self.execute(f"DELETE FROM {table}")
+        elif PREVIOUS in rows.column_names:
+            gone = rows.filter(pc.greater(rows.column(PREVIOUS), 0))
+            gone = gone.drop_columns(
+                [c for c in (COUNT, PREVIOUS, "_deleted") if c in gone.column_names]
+            )
+            if gone.num_rows:
+                removed = self.stage(f"_pgcdc_gone_{index}", gone)
+                self.execute(st.delete_same_rows(q, table, removed, gone.column_names))
+        self.execute(st.insert_rows(q, table, staging, copies.column_names))
 
     def _add_new_columns(
         self, output: Output, table: str, types: Sequence[tuple[str, str]]
@@ -188,6 +330,15 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def existing_relations(self) -> set[str]:
         """Names of the tables and views in the default schema."""
+
+
+class _Refused(Exception):  # noqa: N818 - a signal inside apply, never seen outside
+    """The warehouse refused output ``index`` of the batch being applied."""
+
+    def __init__(self, index: int, error: LoadError) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
 
 
 AUDIT_SCOPE = "pgcdc_audit_scope"
