@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from schemas.faults import Point, checkpoint
 from schemas.processed import BATCH_PREFIX, Batch, Output
 from storage import Store
 from warehouse_loader.warehouse import Warehouse
@@ -82,7 +83,9 @@ def load(processed: Store, warehouse: Warehouse) -> LoadResult:
     for key in pending_batches(processed, result.loaded_up_to):
         batch = Batch.model_validate_json(processed.read_bytes(key))
         data = [(o, _read_output(processed, o)) for o in batch.outputs]
+        log.info("load: applying batch %d", batch.run, extra={"run": batch.run})
         if warehouse.apply(batch, data):
+            checkpoint(Point.LOAD_AFTER_COMMIT)
             result.batches += 1
             result.rows += sum(t.num_rows for _, t in data)
             result.problems += warehouse.audit(data)

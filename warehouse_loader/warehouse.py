@@ -19,6 +19,7 @@ from importlib import resources
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.faults import Point, checkpoint
 from schemas.processed import Batch, Output, mirror_table
 from schemas.tables import TableName
 from warehouse_loader import statements as st
@@ -74,10 +75,12 @@ class Warehouse(abc.ABC):
                 return False
             for index, (output, rows) in enumerate(data):
                 self._apply_output(index, output, rows)
+                checkpoint(Point.LOAD_OUTPUT)
             self.execute(
                 st.record_batch(q, p),
                 [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
             )
+            checkpoint(Point.LOAD_BEFORE_COMMIT)
         return True
 
     def ensure_load_state(self) -> None:
