@@ -92,7 +92,8 @@ def warehouse_digest(p: Pipeline) -> dict[str, str]:
     with p.warehouse() as wh, wh.transaction():
         mirrors = wh.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema LIKE 'mirror%'"
+            # no LIKE 'mirror%': psycopg would take the '%' for a parameter
+            "WHERE substr(table_schema, 1, 7) = 'mirror_'"
         )
         names = [(None, n) for n in wh.existing_relations()] + [(s, n) for s, n in mirrors]
         for schema, name in sorted(names, key=repr):
