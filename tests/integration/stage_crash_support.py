@@ -42,7 +42,7 @@ KINDS = ("duckdb", "postgres")
 class Input:
     """The captured source: one raw store copy per round; the source ends as of the last."""
 
-    dsn: str
+    dsn: str = field(repr=False)  # holds a password: kept out of assertion output
     slot: str
     raws: list[Store]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,11 @@ from warehouse_loader.warehouse import Warehouse
 class Pipeline:
     """A source with a slot, a raw and a processed store, a warehouse location."""
 
-    dsn: str
+    dsn: str = field(repr=False)  # both may hold a password: kept out of assertion output
     slot: str
     raw: Store
     processed: Store
-    warehouse_uri: str
+    warehouse_uri: str = field(repr=False)
 
     def capture(self) -> None:
         drain(self.dsn, self.raw, CaptureOptions(slot=self.slot))
