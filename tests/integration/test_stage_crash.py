@@ -165,16 +165,20 @@ class KillRun:
     pipes: dict[str, Pipeline]
     rng: random.Random
     kills: list[Kill]
+    missed: int = 0
+    """Attempts whose process ended before its kill (their work done, the kill carried on)."""
 
     def transform_attempt(self, k: int) -> bool:
         """Start ``pgcdc transform`` on round ``k``'s raw store, SIGKILL it a random moment
         after it began; False if it ended first (then its batch is done)."""
+        tmp_before = len(hidden_leftovers(self.processed))
         proc = StageProcess("transform", stage_env(self.pipes["duckdb"], self.source.raws[k - 1]))
         proc.wait_for("transform: batch")
         delay = self.rng.uniform(0, self.clean.transform_seconds[k])
         time.sleep(delay)
         if not proc.kill():
             assert proc.proc.returncode == 0, "".join(proc.raw_lines)[-3000:]
+            self.missed += 1
             return False
         assert not dangling(self.processed), "a manifest lists objects that are not there"
         done = manifests(self.processed)
@@ -186,8 +190,10 @@ class KillRun:
             landed = "transform: objects written, no manifest"
         else:
             landed = "transform: before its first object"
-        tmp = hidden_leftovers(self.processed)
-        self.kills.append(Kill(f"transform {k}", delay, landed + (" (+tmp file)" if tmp else "")))
+        tmp = len(hidden_leftovers(self.processed)) > tmp_before  # cut between write and rename
+        self.kills.append(
+            Kill(f"transform {k}", delay, landed + (" (+ a temp file)" if tmp else ""))
+        )
         return True
 
     def load_attempt(self, kind: str) -> bool:
@@ -207,6 +213,7 @@ class KillRun:
             probe.close()
         if not killed:
             assert proc.proc.returncode == 0, "".join(proc.raw_lines)[-3000:]
+            self.missed += 1
             return False
         after = loaded_run(p)
         assert warehouse_digest(p) == self.clean.digests[kind][after], (
@@ -274,7 +281,7 @@ def test_ten_sigkills_in_a_six_batch_run_end_as_the_clean_run(
         else:
             run.pipes[stage].load()
     landed = Counter(kill.landed.split(" (")[0] for kill in run.kills)
-    print(f"\n{len(run.kills)} kills: {dict(landed)}")
+    print(f"\n{len(run.kills)} kills ({run.missed} attempts ended first): {dict(landed)}")
     for kill in run.kills:
         print(f"  {kill.step}: after {kill.delay:.2f} s: {kill.landed}")
     assert len(run.kills) == KILLS, f"only {len(run.kills)} kills hit a running process"
