@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import pyarrow.compute as pc
 
-from cdc_reader import faults, reader, slot
+from cdc_reader import reader, slot
 from cdc_reader.catalog import load_specs, require_identity
 from cdc_reader.dropped import dropped_tables
 from cdc_reader.source import connect, translate
@@ -36,6 +36,7 @@ from cdc_reader.wal2json import ColumnarDecoder
 from schemas import layout
 from schemas.changes import Message
 from schemas.errors import SourceError
+from schemas.faults import Point, checkpoint
 from schemas.lsn import Lsn
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import SpecMismatchError, TableSpec
@@ -353,7 +354,7 @@ class _Run:
         self._write(tables, first, last, part)
         self.part = None if final else (part or 0) + 1
         if final:
-            faults.checkpoint("after_data")
+            checkpoint(Point.AFTER_DATA)
             self.acknowledge(last)
             self.first = None
             self.forced_cut = None
@@ -369,12 +370,12 @@ class _Run:
                 max_bytes=self.max_bytes,
             )
         )
-        faults.checkpoint("after_intent")
+        checkpoint(Point.AFTER_INTENT)
 
     def _write(self, tables: list[TableBatch], first: Lsn, last: Lsn, part: int | None) -> None:
         for i, batch in enumerate(tables):
             if i == 1:
-                faults.checkpoint("during_data")
+                checkpoint(Point.DURING_DATA)
             commit_ts = batch.data.column("_commit_ts")[0].as_py()
             key = layout.change_file_key(batch.table, commit_ts, first, last, part)
             size = self.raw.write_parquet(key, batch.data)
@@ -413,7 +414,7 @@ class _Run:
                 tables=self.captured,
             )
         )
-        faults.checkpoint("after_position")
+        checkpoint(Point.AFTER_POSITION)
         try:
             slot.advance_slot(self.ctl, self.options.slot, lsn)
         except psycopg.Error as exc:

@@ -36,13 +36,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from cdc_reader import faults, slot
+from cdc_reader import slot
 from cdc_reader.catalog import load_specs, require_identity
 from cdc_reader.source import connect, translate
 from cdc_reader.state import Position, StoreStateStore
 from cdc_reader.tablebatch import NONFINITE_COLUMN
 from schemas import layout
 from schemas.errors import SourceError, TransientError
+from schemas.faults import Point, checkpoint
 from schemas.lsn import Lsn
 from schemas.pgtypes import PgKind, arrow_field, column_type, source_types_metadata
 from schemas.pgvalues import to_arrow
@@ -462,7 +463,7 @@ class _Copier:
             layout.snapshot_chunk_key(self.slot, self.lsn, chunk.spec.table, chunk.part),
             json.dumps({"version": 1, "key": key, "rows": table.num_rows}).encode(),
         )
-        faults.checkpoint("snapshot_part")
+        checkpoint(Point.SNAPSHOT_PART)
         with self.lock:
             self.parts.setdefault(chunk.spec.table, []).append((key, table.num_rows))
             name = str(chunk.spec.table)

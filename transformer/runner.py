@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from schemas.faults import Point, checkpoint
 from schemas.processed import (
     COUNT,
     PREVIOUS,
@@ -125,10 +126,12 @@ def transform(
         model_dir=model_dir,
     )
     ctx.newest_commit = last.newest_commit if last else None
+    log.info("transform: batch %d: reading changes up to bound %X", ctx.run, bound)
     tables = [t for t in (_fold_table(ctx, tb) for tb in captured_tables(raw)) if t]
     result = TransformResult(run=ctx.run, tables=sum(1 for t in tables if t.versions))
     result.changes = sum(t.versions.num_rows for t in tables if t.versions is not None)
     outputs = [t.mirror for t in tables if t.mirror] + _targets(ctx, tables, result)
+    checkpoint(Point.TRANSFORM_BEFORE_MANIFEST)
     save_batch(
         processed,
         Batch(
@@ -141,6 +144,7 @@ def transform(
             newest_commit=ctx.newest_commit,
         ),
     )
+    checkpoint(Point.TRANSFORM_AFTER_MANIFEST)
     result.seconds = time.monotonic() - began
     log.info(result.describe(), extra={"run": ctx.run, "changes": result.changes})
     return result
@@ -261,6 +265,7 @@ def _write_state(
 ) -> str:
     obj = mirror_key(table, ctx.run, ctx.bound, ctx.day, base=base)
     ctx.processed.write_parquet(obj, sorted_by_key(ctx.con, rows, key), row_group_size=65536)
+    checkpoint(Point.TRANSFORM_OBJECT)
     return obj
 
 
@@ -360,4 +365,5 @@ def _write_target(
 ) -> Output:
     obj = target_key(name, ctx.run, ctx.bound, ctx.day)
     ctx.processed.write_parquet(obj, sorted_by_key(ctx.con, rows, key), row_group_size=65536)
+    checkpoint(Point.TRANSFORM_OBJECT)
     return Output(target=name, kind=kind, key=key, entity=entity, objects=(obj,))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemas.errors import LoadError
+from schemas.faults import Point, checkpoint
 from schemas.processed import BATCH_PREFIX, Batch, Output
 from storage import Store
 from warehouse_loader.warehouse import Warehouse
@@ -90,8 +91,10 @@ def load(processed: Store, warehouse: Warehouse) -> LoadResult:
     for key in pending_batches(processed, result.loaded_up_to):
         batch = Batch.model_validate_json(processed.read_bytes(key))
         data = [(o, _read_output(processed, o)) for o in batch.outputs]
+        log.info("load: applying batch %d", batch.run, extra={"run": batch.run})
         refused = warehouse.apply_batch(batch, data)
         if refused is not None:
+            checkpoint(Point.LOAD_AFTER_COMMIT)
             result.batches += 1
             result.refused += refused
             failed = {e.table for e in refused}

@@ -58,7 +58,10 @@ class PostgresWarehouse(Warehouse):
 
     def __init__(self, uri: str) -> None:
         try:
-            self._conn = psycopg.connect(uri)
+            # autocommit: every transaction() is a real transaction; without it a statement
+            # outside one (the audit's relation listing) opens an implicit transaction that
+            # turns every later transaction() into a savepoint that never commits
+            self._conn = psycopg.connect(uri, autocommit=True)
         except psycopg.OperationalError as exc:
             raise TransientError(f"cannot connect to the warehouse: {exc.sqlstate or ''}") from None
         except psycopg.ProgrammingError as exc:

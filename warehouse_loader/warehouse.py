@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.errors import LoadError, PgcdcError, TransientError
+from schemas.faults import Point, checkpoint
 from schemas.processed import COUNT, PREVIOUS, Batch, Output, expand_counts, mirror_table
 from schemas.tables import TableName
 from warehouse_loader import statements as st
@@ -127,10 +128,12 @@ class Warehouse(abc.ABC):
             self.apply_output(index, output, rows, batch.run)
             if target in held:  # a whole new table: what was held before it is obsolete
                 self.execute(st.release_outputs(q, p, through=True), [target, batch.run])
+            checkpoint(Point.LOAD_OUTPUT)
         self.execute(
             st.record_batch(q, p),
             [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
         )
+        checkpoint(Point.LOAD_BEFORE_COMMIT)
         return True
 
     def apply_output(self, index: int, output: Output, rows: pa.Table, run: int) -> None:

@@ -13,7 +13,8 @@ import psycopg
 import pyarrow.compute as pc
 import pytest
 
-from cdc_reader.faults import CRASH_EXIT_CODE, POINTS
+from schemas.faults import CAPTURE_POINTS as POINTS
+from schemas.faults import CRASH_EXIT_CODE
 from schemas.tables import TableName
 from storage import Store
 from tests.integration.capture_support import (

@@ -13,11 +13,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.faults import CRASH_EXIT_CODE
 from cdc_reader.snapshot import SnapshotOptions, snapshot
 from pipeline.demo import init_demo, run_workload
 from schemas import layout
 from schemas.errors import SourceError
+from schemas.faults import CRASH_EXIT_CODE
 from schemas.tables import TableName
 from storage import Store
 from tests.harness import PgServer

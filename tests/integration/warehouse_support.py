@@ -22,11 +22,11 @@ from warehouse_loader.warehouse import Warehouse
 class Pipeline:
     """A source with a slot, a raw and a processed store, a warehouse location."""
 
-    dsn: str
+    dsn: str = field(repr=False)  # both may hold a password: kept out of assertion output
     slot: str
     raw: Store
     processed: Store
-    warehouse_uri: str
+    warehouse_uri: str = field(repr=False)
     table_filter: TableFilter = field(default_factory=TableFilter)
 
     def capture(self) -> None:
@@ -94,7 +94,8 @@ def warehouse_digest(p: Pipeline) -> dict[str, str]:
     with p.warehouse() as wh, wh.transaction():
         mirrors = wh.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema LIKE 'mirror%'"
+            # no LIKE 'mirror%': psycopg would take the '%' for a parameter
+            "WHERE substr(table_schema, 1, 7) = 'mirror_'"
         )
         names = [(None, n) for n in wh.existing_relations()] + [(s, n) for s, n in mirrors]
         for schema, name in sorted(names, key=repr):
