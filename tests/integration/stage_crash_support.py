@@ -29,6 +29,7 @@ from pipeline.demo import run_workload
 from schemas.processed import BATCH_PREFIX, Batch
 from storage import Store, open_store
 from tests.integration.capture_support import settings_env
+from tests.integration.oracle import assert_warehouse_equals_oracle
 from tests.integration.warehouse_support import Pipeline, demo_pipeline, warehouse_digest
 from transformer.model import load_model
 from transformer.runner import transform
@@ -49,7 +50,7 @@ class Input:
 
 def capture_rounds(dsn: str, slot: str, folder: Path) -> Input:
     """Seed the demo source, then ``ROUNDS`` times: workload, capture, copy the raw store."""
-    p = demo_pipeline(dsn, slot, folder)
+    p = demo_pipeline(dsn, slot, folder, audit=True)
     raws = []
     for k in range(1, ROUNDS + 1):
         run_workload(
@@ -245,9 +246,11 @@ def duplicate_versions(p: Pipeline) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def assert_final_warehouse(p: Pipeline, clean_digest: dict[str, str]) -> None:
-    """The one final check of a crashed run: every table and row equals the clean run's, no
-    fact version is held twice, and each fact's current view equals its source table."""
+    """The one final check of a crashed run: every table and row equals the clean run's and
+    the independent oracle's, no fact version is held twice, and each fact's current view
+    equals its source table."""
     assert warehouse_digest(p) == clean_digest, "the warehouse differs from the clean run's"
+    assert_warehouse_equals_oracle(p.dsn, p.sql)
     dups = duplicate_versions(p)
     assert set(dups) == set(CURRENT_FROM_SOURCE) and not any(dups.values()), dups
     for fact, (columns, source_sql) in CURRENT_FROM_SOURCE.items():

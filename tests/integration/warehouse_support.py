@@ -13,6 +13,7 @@ from cdc_reader.capture import CaptureOptions, drain
 from pipeline.demo import init_demo, run_workload
 from schemas.tables import TableFilter
 from storage import Store, open_store
+from tests.integration.oracle import LEAVE_OUT, seed_demo_with_audit
 from transformer.runner import TransformResult, transform
 from warehouse_loader.loader import LoadResult, load, open_warehouse
 from warehouse_loader.warehouse import Warehouse
@@ -69,18 +70,30 @@ class _Opened:
 
 
 def demo_pipeline(
-    dsn: str, slot: str, tmp_path: Path, warehouse_uri: str | None = None, *, scale: float = 0.02
+    dsn: str,
+    slot: str,
+    tmp_path: Path,
+    warehouse_uri: str | None = None,
+    *,
+    scale: float = 0.02,
+    audit: bool = False,
 ) -> Pipeline:
-    """Slot first, then the seeded demo database (so the seed is captured as changes)."""
+    """Slot first, then the seeded demo database (so the seed is captured as changes). With
+    ``audit``, the source records its own history for the oracle (tests/integration/oracle.py)
+    and capture leaves that record out."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot,))
-    init_demo(dsn, scale=scale)
+    if audit:
+        seed_demo_with_audit(dsn, scale=scale)
+    else:
+        init_demo(dsn, scale=scale)
     return Pipeline(
         dsn,
         slot,
         open_store(str(tmp_path / "raw")),
         open_store(str(tmp_path / "processed")),
         warehouse_uri or str(tmp_path / "warehouse.duckdb"),
+        table_filter=LEAVE_OUT if audit else TableFilter(),
     )
 
 
