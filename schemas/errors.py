@@ -58,3 +58,8 @@ class DecodeError(TerminalError):
 
 class StorageError(TransientError):
     """A storage operation failed in a way that may succeed on retry."""
+
+
+class StorageDeniedError(TerminalError):
+    """The object store refused an operation in a way retrying will not fix (access denied,
+    unknown or expired credentials); names the store URL and key."""

@@ -21,7 +21,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from schemas.processed import Batch, Output, TableProgress, mirror_key, target_key
 from schemas.tables import TableName
@@ -186,7 +185,7 @@ def _empty_state(ctx: _Run, objects: tuple[str, ...], rows: pa.Table | None) -> 
         return rows.select([c for c in rows.column_names if not c.startswith("_")]).slice(0, 0)
     if not objects:
         return None
-    schema = pq.read_schema(ctx.processed.path(objects[-1]), filesystem=ctx.processed.filesystem)
+    schema = ctx.processed.read_schema(objects[-1])
     return schema.empty_table().drop_columns(["_deleted"])
 
 
