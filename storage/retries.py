@@ -78,11 +78,13 @@ def retrying(
     what: str,
     *,
     attempts: int = OPERATION_ATTEMPTS,
-    first_wait: float = OPERATION_FIRST_WAIT,
+    first_wait: float | None = None,
 ) -> T:
     """Run one store operation, again with backoff while it fails with a :class:`StorageError`
     (terminal errors and ``FileNotFoundError`` are raised at once). ``what`` names the
-    operation and object in the warning logged before each new try."""
+    operation and object in the warning logged before each new try; ``first_wait`` defaults
+    to :data:`OPERATION_FIRST_WAIT`."""
+    first_wait = OPERATION_FIRST_WAIT if first_wait is None else first_wait
     runner = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(StorageError),
         stop=tenacity.stop_after_attempt(attempts),

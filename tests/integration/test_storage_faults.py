@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 import boto3
 import pyarrow as pa
@@ -13,7 +14,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from schemas.errors import StorageError
-from storage import Store, open_store
+from storage import Store, open_store, retries
 from storage.uploads import Uploads
 from tests.conftest import S3Location
 from tests.faultproxy import FAULT_KINDS, FaultPlan, FaultProxy, fault_proxy
@@ -90,20 +91,54 @@ def test_large_writes_under_faults_leave_no_upload_behind(
     assert incomplete_uploads(s3_bucket) == []
 
 
-def test_a_failed_multipart_write_aborts_its_upload(
-    s3_bucket: S3Location, proxy: FaultProxy
-) -> None:
-    """Every part refused (and no request retries, to make it quick): the write fails with a
-    StorageError naming the object, and its incomplete uploads are aborted."""
-    bucket_prefix = f"{s3_bucket.bucket}/failing"
+def store_without_request_retries(s3: S3Location, proxy: FaultProxy, prefix: str) -> Store:
+    """A store through the proxy whose S3 requests are not retried (operations still are)."""
     fs = pafs.S3FileSystem(
         endpoint_override=proxy.endpoint_url.removeprefix("http://"),
         scheme="http",
         allow_delayed_open=True,
         retry_strategy=pafs.AwsDefaultS3RetryStrategy(max_attempts=0),
     )
-    uploads = Uploads(s3_bucket.bucket, "failing", endpoint_url=s3_bucket.endpoint_url, region=None)
-    store = Store(fs, bucket_prefix, f"s3://{bucket_prefix}", uploads)
+    uploads = Uploads(s3.bucket, prefix, endpoint_url=s3.endpoint_url, region=None)
+    return Store(fs, f"{s3.bucket}/{prefix}", f"s3://{s3.bucket}/{prefix}", uploads)
+
+
+def test_failing_operations_raise_storage_errors_naming_the_object(
+    s3_bucket: S3Location, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 answering every request 500: each operation is tried OPERATION_ATTEMPTS times, then
+    raises a StorageError (transient) that names what it did and the object's URL."""
+    monkeypatch.setattr(retries, "OPERATION_FIRST_WAIT", 0.0)
+    store = store_without_request_retries(s3_bucket, proxy, "down")
+    store.write_bytes("k.parquet", b"PAR1")
+    url = f"s3://{s3_bucket.bucket}/down/k.parquet"
+    calls: dict[str, Callable[[], object]] = {
+        "write": lambda: store.write_bytes("k.parquet", b"x"),
+        "read": lambda: store.read_bytes("k.parquet"),
+        "look up": lambda: store.exists("k.parquet"),
+        "list": lambda: store.list_keys("k.parquet"),
+        "delete": lambda: store.delete("k.parquet"),
+        "read the schema of": lambda: store.read_schema("k.parquet"),
+    }
+    proxy.set_plan(FaultPlan({"internal": 1.0}))
+    for doing, call in calls.items():
+        before = proxy.injected["internal"]
+        expected = f"^cannot {re.escape(doing)} {re.escape(url)}: .*(500|INTERNAL)"
+        with pytest.raises(StorageError, match=expected):
+            call()
+        assert proxy.injected["internal"] - before >= retries.OPERATION_ATTEMPTS, doing
+    proxy.set_plan(FaultPlan())
+    assert store.read_bytes("k.parquet") == b"PAR1"
+
+
+def test_a_failed_multipart_write_aborts_its_upload(
+    s3_bucket: S3Location, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part refused (and no request retries, to make it quick): the write fails with a
+    StorageError naming the object, and its incomplete uploads are aborted."""
+    monkeypatch.setattr(retries, "OPERATION_FIRST_WAIT", 0.0)
+    bucket_prefix = f"{s3_bucket.bucket}/failing"
+    store = store_without_request_retries(s3_bucket, proxy, "failing")
     proxy.set_plan(FaultPlan({"internal": 1.0}, only=frozenset({"UploadPart"})))
     with pytest.raises(StorageError, match=f"cannot write s3://{bucket_prefix}/x.bin: "):
         store.write_bytes("x.bin", big_object(5))
