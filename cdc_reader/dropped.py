@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pyarrow.parquet as pq
-
 from schemas import layout
 from schemas.pgtypes import SOURCE_ARRAY_DIMS_KEY, SOURCE_KEY_KEY, SOURCE_TYPES_KEY
 from schemas.tables import TableFilter, TableName
@@ -24,7 +22,7 @@ def spec_from_raw(raw: Store, table: TableName) -> TableSpec | None:
     if not keys:
         return None
     newest = max(keys, key=_lsn_of)
-    metadata = pq.read_schema(raw.path(newest), filesystem=raw.filesystem).metadata or {}
+    metadata = raw.read_schema(newest).metadata or {}
     if SOURCE_TYPES_KEY not in metadata:
         return None
     types: dict[str, str] = json.loads(metadata[SOURCE_TYPES_KEY])

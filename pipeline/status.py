@@ -328,9 +328,7 @@ def newest_commit_upto(raw: Store, bound: int) -> dt.datetime | None:
         if not within:
             continue
         last = max(within, key=lambda k: (object_lsn(k), k))
-        data = pq.read_table(
-            raw.path(last), filesystem=raw.filesystem, columns=["_lsn", "_commit_ts"]
-        )
+        data = raw.read_parquet(last, columns=["_lsn", "_commit_ts"])
         times = data.filter(pc.less_equal(data.column("_lsn"), bound)).column("_commit_ts")
         found = pc.max(times).as_py()
         if found is not None and (newest is None or found > newest):

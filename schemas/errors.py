@@ -71,3 +71,8 @@ class LoadError(SkippableError):
         super().__init__(f"batch {batch}: table {table} not loaded: {message}")
         self.table = table
         self.batch = batch
+
+
+class StorageDeniedError(TerminalError):
+    """The object store refused an operation in a way retrying will not fix (access denied,
+    unknown or expired credentials); names the store URL and key."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from schemas.errors import ConfigurationError, StorageError
+from schemas.errors import ConfigurationError
+from storage.retries import retrying, s3_retry_strategy, storage_error
+from storage.uploads import MIN_PART_SIZE, Uploads
+
+T = TypeVar("T")
 
 
 class Store:
@@ -22,13 +26,22 @@ class Store:
     local write goes to a hidden temporary file that is fsynced and renamed into place).
     Hidden names (``.x``, ``_x`` below a partition) are what pyarrow and DuckDB skip when
     scanning, so a temporary file is never read as data.
+
+    On S3 every operation survives throttling, 5xx answers and reset connections (retried per
+    request and per operation, see :mod:`storage.retries`); an ``OSError`` that still escapes
+    is raised as a :class:`~schemas.errors.StorageError` (or, for a refusal such as access
+    denied, a :class:`~schemas.errors.StorageDeniedError`) naming the object. A write leaves
+    no incomplete multipart upload of its key behind (:mod:`storage.uploads`).
     """
 
-    def __init__(self, fs: pafs.FileSystem, root: str, uri: str) -> None:
+    def __init__(
+        self, fs: pafs.FileSystem, root: str, uri: str, uploads: Uploads | None = None
+    ) -> None:
         self._fs = fs
         self._root = root.rstrip("/")
         self.uri = uri.rstrip("/")
         self.is_local = isinstance(fs, pafs.LocalFileSystem)
+        self._uploads = uploads
 
     @property
     def filesystem(self) -> pafs.FileSystem:
@@ -45,34 +58,61 @@ class Store:
         key = key.strip("/")
         return f"{self.uri}/{key}" if key else self.uri
 
+    def _attempt(self, doing: str, key: str, call: Callable[[], T], *, missing: bool = False) -> T:
+        """``call`` with its ``OSError`` raised as a storage error naming the object (as a
+        ``FileNotFoundError`` when ``missing`` and the object does not exist); on S3, tried
+        again with backoff while the error is transient."""
+
+        def once() -> T:
+            try:
+                return call()
+            except OSError as exc:
+                if missing and (isinstance(exc, FileNotFoundError) or _is_not_found(exc)):
+                    raise FileNotFoundError(self.url(key)) from exc
+                raise storage_error(exc, doing, self.url(key)) from exc
+
+        if self.is_local:
+            return once()
+        return retrying(once, f"{doing} {self.url(key)}")
+
     def write_bytes(self, key: str, data: bytes | pa.Buffer) -> None:
         """Write one object atomically. Idempotent: the same key and data give the same object."""
         target = self.path(key)
+        if self.is_local:
+            self._attempt("write", key, lambda: _atomic_local_write(Path(target), data))
+        else:
+            self._attempt("write", key, lambda: self._write_s3(key, data))
+
+    def _write_s3(self, key: str, data: bytes | pa.Buffer) -> None:
+        """One try of an S3 write. Small objects go in one PUT (the filesystem is opened with
+        ``allow_delayed_open``); a large one is a multipart upload, and every incomplete
+        upload of its key is aborted afterwards, whether the write failed (pyarrow's stream
+        completes rather than aborts when closed on an error) or succeeded (a retried
+        CreateMultipartUpload whose first answer was lost leaves a twin upload behind)."""
+        uploads = self._uploads if len(data) >= MIN_PART_SIZE else None
         try:
-            if self.is_local:
-                _atomic_local_write(Path(target), data)
-            else:
-                with self._fs.open_output_stream(target) as out:
-                    out.write(data)
-        except OSError as exc:
-            raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
+            with self._fs.open_output_stream(self.path(key)) as out:
+                out.write(data)
+        except OSError:
+            if uploads is not None:
+                uploads.abort_quietly(key)
+            raise
+        if uploads is not None:
+            uploads.abort(key)
 
     def read_bytes(self, key: str) -> bytes:
-        """Read one whole object."""
-        try:
+        """Read one whole object (``FileNotFoundError`` when there is none)."""
+
+        def read() -> bytes:
             with self._fs.open_input_stream(self.path(key)) as src:
                 data: bytes = src.read()
                 return data
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            if _is_not_found(exc):
-                raise FileNotFoundError(self.url(key)) from exc
-            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+
+        return self._attempt("read", key, read, missing=True)
 
     def exists(self, key: str) -> bool:
         """Whether an object (or a folder with objects) exists under the key."""
-        info = self._fs.get_file_info(self.path(key))
+        info = self._attempt("look up", key, lambda: self._fs.get_file_info(self.path(key)))
         return bool(info.type != pafs.FileType.NotFound)
 
     def list_keys(self, prefix: str = "", *, recursive: bool = True) -> list[str]:
@@ -83,10 +123,7 @@ class Store:
         """
         base = self.path(prefix)
         selector = pafs.FileSelector(base, recursive=recursive, allow_not_found=True)
-        try:
-            infos = self._fs.get_file_info(selector)
-        except OSError as exc:
-            raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
+        infos = self._attempt("list", prefix, lambda: self._fs.get_file_info(selector))
         keys = []
         cut = len(self._root) + 1
         for info in infos:
@@ -101,22 +138,17 @@ class Store:
     def list_folders(self, prefix: str = "") -> list[str]:
         """Keys of the folders directly below a prefix, sorted (one listing page per 1,000)."""
         selector = pafs.FileSelector(self.path(prefix), recursive=False, allow_not_found=True)
-        try:
-            infos = self._fs.get_file_info(selector)
-        except OSError as exc:
-            raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
+        infos = self._attempt("list", prefix, lambda: self._fs.get_file_info(selector))
         cut = len(self._root) + 1
         return sorted(i.path[cut:] for i in infos if i.type == pafs.FileType.Directory)
 
     def delete(self, key: str) -> None:
-        """Delete one object if it exists (used for temporary state only; data is immutable)."""
+        """Delete one object if it exists (used for temporary state only; data is immutable).
+        Idempotent."""
         try:
-            self._fs.delete_file(self.path(key))
+            self._attempt("delete", key, lambda: self._fs.delete_file(self.path(key)), missing=True)
         except FileNotFoundError:
             return
-        except OSError as exc:
-            if not _is_not_found(exc):
-                raise StorageError(f"cannot delete {self.url(key)}: {exc}") from exc
 
     def write_parquet(self, key: str, table: pa.Table, **options: Any) -> int:
         """Write an Arrow table as one Parquet object (zstd); returns its size in bytes."""
@@ -127,12 +159,32 @@ class Store:
         self.write_bytes(key, data)
         return int(data.size)
 
-    def read_parquet(self, key: str) -> pa.Table:
-        """Read one Parquet object."""
-        try:
-            return pq.read_table(self.path(key), filesystem=self._fs)
-        except OSError as exc:
-            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+    def read_parquet(self, key: str, **options: Any) -> pa.Table:
+        """Read one Parquet object (``options``: ``columns``, ``filters``… of
+        ``pyarrow.parquet.read_table``)."""
+        path = self.path(key)
+        return self._attempt(
+            "read", key, lambda: pq.read_table(path, filesystem=self._fs, **options)
+        )
+
+    def read_schema(self, key: str) -> pa.Schema:
+        """The Arrow schema (with its metadata) of one Parquet object, from its footer."""
+        path = self.path(key)
+        schema: pa.Schema = self._attempt(
+            "read the schema of", key, lambda: pq.read_schema(path, filesystem=self._fs)
+        )
+        return schema
+
+    def abort_incomplete_uploads(self, prefix: str = "") -> int:
+        """Abort every incomplete multipart upload below ``prefix``; how many there were.
+
+        For a sweep after a crash (a killed writer cannot abort its own upload; on AWS the
+        buckets' lifecycle rule does this after a day). Never run it while another process
+        writes below the prefix: its upload in flight would be aborted too. Idempotent.
+        """
+        if self._uploads is None:
+            return 0
+        return self._uploads.abort(prefix, exact=False)
 
     def iter_parquet(self, keys: list[str]) -> Iterator[pa.Table]:
         """Read several Parquet objects one after the other (memory: one object at a time)."""
@@ -182,8 +234,14 @@ def open_store(uri: str, *, endpoint_url: str | None = None, region: str | None 
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if region:
             options["region"] = region
-        fs = pafs.S3FileSystem(**options)
-        return Store(fs, rest, f"s3://{rest}")
+        # allow_delayed_open: an object smaller than a part is sent in one PUT, not as a
+        # multipart upload of one part (three requests, and an upload to leave behind).
+        fs = pafs.S3FileSystem(
+            **options, allow_delayed_open=True, retry_strategy=s3_retry_strategy()
+        )
+        bucket, _, prefix = rest.partition("/")
+        uploads = Uploads(bucket, prefix, endpoint_url=endpoint_url, region=region)
+        return Store(fs, rest, f"s3://{rest}", uploads)
     path = uri[len("file://") :] if uri.startswith("file://") else uri
     root = Path(path).expanduser().resolve()
     return Store(pafs.LocalFileSystem(), root.as_posix(), root.as_posix())

@@ -21,7 +21,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from schemas.faults import Point, checkpoint
 from schemas.processed import (
@@ -255,7 +254,7 @@ def _empty_state(ctx: _Run, objects: tuple[str, ...], rows: pa.Table | None) -> 
         return rows.select([c for c in rows.column_names if not c.startswith("_")]).slice(0, 0)
     if not objects:
         return None
-    schema = pq.read_schema(ctx.processed.path(objects[-1]), filesystem=ctx.processed.filesystem)
+    schema = ctx.processed.read_schema(objects[-1])
     drop = [n for n in ("_deleted", PREVIOUS) if n in schema.names]
     return schema.empty_table().drop_columns(drop)
 

@@ -96,7 +96,7 @@ class TableState:
         if keys is not None and len(self._key) == 1:
             want = self._empty.schema.field(self._key[0]).type
             flt = pc.field(self._key[0]).isin(keys.column(0).cast(want))
-        return pq.read_table(self._store.path(obj), filesystem=self._store.filesystem, filters=flt)
+        return self._store.read_parquet(obj, filters=flt)
 
 
 def _with_columns_of(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -361,7 +361,7 @@ variable "schedule_max_event_age_seconds" {
 variable "terminal_errors" {
   description = "Lambda error types (exception class names) that the state machine never retries: retrying cannot fix them."
   type        = list(string)
-  default     = ["TerminalError", "ConfigurationError", "SourceError", "DecodeError"]
+  default     = ["TerminalError", "ConfigurationError", "SourceError", "DecodeError", "StorageDeniedError"]
 
   validation {
     condition     = length(var.terminal_errors) > 0
