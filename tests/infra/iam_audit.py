@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.infra.api_calls import ApiCall, IamRequest, Names, iam_requests
@@ -97,17 +97,41 @@ class Audit:
         return [v for v in self.verdicts if v.decision is not Decision.ALLOW]
 
 
+def no_resource_policy(request: IamRequest) -> list[Policy]:
+    """For ``audit``: no resource has a policy of its own."""
+    return []
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """Where ``audit`` finds policies: each role's, and a resource's own (bucket policies).
+
+    ``context`` is the request context the callers send on AWS (``aws:SecureTransport``...).
+    """
+
+    policies_of: Callable[[str], list[Policy]]
+    resource_policies_of: Callable[[IamRequest], list[Policy]] = no_resource_policy
+    context: Mapping[str, str] = field(default_factory=dict)
+
+    def decide(self, role: str, request: IamRequest) -> Decision:
+        """Same account: an Allow in the role's or the resource's policy, and no Deny."""
+        policies = [*self.policies_of(role), *self.resource_policies_of(request)]
+        asked = Request(request.action, request.resource, ("AWS", role), self.context)
+        return evaluate(policies, asked)
+
+
 def audit(
     calls: Iterable[ApiCall],
     principals: Mapping[str, str],
     operator_keys: set[str],
     names: Names,
-    policies_of: Callable[[str], list[Policy]],
+    deployed: Deployed,
 ) -> Audit:
     """Decide every call signed by a key in ``principals`` (key → role ARN).
 
     Calls signed by ``operator_keys`` (the test itself, Terraform) are not the stack's and
-    are skipped; calls signed by any other key are returned as unattributed.
+    are skipped; calls signed by any other key are returned as unattributed. moto's opinion
+    is asked on the role's own policies (it cannot evaluate the buckets' conditions).
     """
     result = Audit([], [])
     for call in calls:
@@ -116,10 +140,9 @@ def audit(
             if call.access_key not in operator_keys and not call.path.startswith("/moto-api"):
                 result.unattributed.append(call)
             continue
-        policies = policies_of(role)
         for request in iam_requests(call, names):
-            decision = evaluate(policies, Request(request.action, request.resource))
-            second = moto_decision(policies, request)
+            decision = deployed.decide(role, request)
+            second = moto_decision(deployed.policies_of(role), request)
             result.verdicts.append(Verdict(call, role, request, decision, second))
     return result
 

@@ -45,7 +45,7 @@ def environ(
 
 
 def s3(method: str, uri: str, **headers: str) -> list[IamRequest]:
-    return iam_requests(parse_request(0, environ(method, uri, "s3", **headers), b""), NAMES)
+    return iam_requests(parse_request(0, environ(method, uri, "s3", b"", **headers), b""), NAMES)
 
 
 def one(requests: list[IamRequest]) -> tuple[str, str]:

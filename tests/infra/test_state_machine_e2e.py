@@ -23,7 +23,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,17 @@ import pytest
 
 from pipeline import handlers
 from tests.harness import PgServer
-from tests.infra.api_calls import ApiCall, CallRecorder, Names, recording
+from tests.infra.api_calls import ApiCall, CallRecorder, IamRequest, Names, recording
 from tests.infra.conftest import Terraform
 from tests.infra.filter_pattern import matches
-from tests.infra.iam_audit import Audit, audit, may_assume, role_policies, trust_policy
+from tests.infra.iam_audit import (
+    Audit,
+    Deployed,
+    audit,
+    may_assume,
+    role_policies,
+    trust_policy,
+)
 from tests.infra.iam_policy import Decision
 from tests.infra.lambda_emulator import (
     OPERATOR_CREDENTIALS,
@@ -79,6 +86,9 @@ class Stack:
     warehouse: Database
     slot: str
     recorder: CallRecorder
+    # The buckets' policies as deployed (bucket name → document), kept before they are
+    # lifted: the IAM audit evaluates them as on AWS.
+    bucket_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (typed Any: the service name is a variable)."""
@@ -190,12 +200,15 @@ def _lift_tls_only_policies(stack: Stack) -> None:
     The policy denies requests with ``aws:SecureTransport = false``. moto evaluates a bucket
     policy's Deny on object writes without any condition keys, so it denies every write
     over its plain-HTTP endpoint; on AWS the functions use HTTPS and the policy lets them
-    through. test_terraform.py checks the policies themselves.
+    through. test_terraform.py checks the policies themselves, and the IAM audit below
+    evaluates them, as deployed, on every S3 call of the execution.
     """
     s3 = stack.client("s3")
     for key in ("raw_bucket_name", "processed_bucket_name"):
         bucket = stack.outputs[key]
-        assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        assert "aws:SecureTransport" in policy
+        stack.bucket_policies[bucket] = json.loads(policy)
         s3.delete_bucket_policy(Bucket=bucket)
 
 
@@ -396,8 +409,10 @@ def _roles(stack: Stack) -> dict[str, str]:
     return roles
 
 
-def _audit(stack: Stack, run: Run) -> Audit:
-    """The IAM verdict on every call the run's functions and state machine made."""
+def _audit(stack: Stack, run: Run, *, over_tls: bool = True) -> Audit:
+    """The IAM verdict on every call the run's functions and state machine made, with the
+    buckets' policies and the TLS the functions use on AWS (or, to check those policies,
+    as if over plain HTTP)."""
     account = str(stack.outputs["state_machine_arn"]).split(":")[4]
     pages = stack.client("secretsmanager").get_paginator("list_secrets").paginate()
     secrets = {s["Name"]: s["ARN"] for page in pages for s in page["SecretList"]}
@@ -410,8 +425,16 @@ def _audit(stack: Stack, run: Run) -> Audit:
             policies[role] = role_policies(iam, role)
         return policies[role]
 
+    def bucket_policy(request: IamRequest) -> list[dict[str, Any]]:
+        if not request.resource.startswith("arn:aws:s3:::"):
+            return []
+        bucket = request.resource.removeprefix("arn:aws:s3:::").partition("/")[0]
+        return [stack.bucket_policies[bucket]] if bucket in stack.bucket_policies else []
+
+    context = {"aws:SecureTransport": str(over_tls).lower()}
+    deployed = Deployed(policies_of, bucket_policy, context)
     operator = {OPERATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"]}
-    return audit(run.api_calls, principals, operator, Names(account, secrets), policies_of)
+    return audit(run.api_calls, principals, operator, Names(account, secrets), deployed)
 
 
 def test_every_aws_call_of_the_execution_is_allowed_by_the_callers_deployed_policy(
@@ -464,6 +487,21 @@ def test_each_function_sends_its_logs_to_its_own_terraform_made_group_as_its_rol
         assert {v.request.action for v in delivery} == LOG_DELIVERY, step
         assert all(f":log-group:{group}:log-stream:" in v.request.resource for v in delivery)
         assert all(v.decision is Decision.ALLOW for v in delivery), [v.describe() for v in delivery]
+
+
+def test_tls_only_bucket_policies_refuse_every_s3_call_over_plain_http_only(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    assert set(stack.bucket_policies) == {
+        stack.outputs["raw_bucket_name"],
+        stack.outputs["processed_bucket_name"],
+    }
+    run = successful_run[0]
+    over_tls = [v for v in _audit(stack, run).verdicts if v.request.action.startswith("s3:")]
+    assert over_tls and {v.decision for v in over_tls} == {Decision.ALLOW}
+    over_http = _audit(stack, run, over_tls=False).verdicts
+    refused = {v.decision for v in over_http if v.request.action.startswith("s3:")}
+    assert refused == {Decision.EXPLICIT_DENY}
 
 
 def test_each_role_trusts_the_service_that_uses_it_in_this_account_only(stack: Stack) -> None:
