@@ -10,8 +10,12 @@ the stored function, its configuration included), so the function's own ``Handle
 (``pipeline.handlers.capture_handler``...) is imported and called here, with the function's
 environment variables as Terraform set them, a Lambda-like context, and a Lambda-like reply:
 the handler's return value as JSON, or ``FunctionError: Unhandled`` with ``errorType`` (the
-exception's class name) and ``errorMessage``. What the handler printed goes to the function's
-log group (``/aws/lambda/<name>``) on the emulator, as Lambda does.
+exception's class name) and ``errorMessage``. As on Lambda, a function runs with temporary
+credentials of its execution role (AssumeRole on the emulator's STS), and what the handler
+printed is sent to the function's log group (``/aws/lambda/<name>``) through the CloudWatch
+Logs API with those credentials; so every AWS call a function makes, its log delivery
+included, can be traced to its role and checked against the role's policy
+(tests/infra/api_calls.py records them).
 
 The handlers run in moto's request threads, one at a time (the functions' reserved
 concurrency is 1). Environment and root logging are process-wide, so each invocation swaps
@@ -34,12 +38,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import boto3
 import pytest
 import requests
 
 from pipeline.localpg import free_port
 
 _LOCK = threading.Lock()
+
+# The credentials the tests and Terraform use on the emulator (the operator, not a function).
+OPERATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# moto's Step Functions interpreter signs the service calls of an execution (Lambda invoke,
+# SNS publish) with this fixed access key: they are the state machine role's calls.
+STATE_MACHINE_ACCESS_KEY = "ak"
 
 # Keys of the test process's environment that a Lambda never inherits.
 _FOREIGN_PREFIXES = ("PGCDC_", "AWS_")
@@ -66,9 +77,31 @@ class Invocation:
 
 @dataclass
 class LambdaRouter:
-    """Records every routed invocation, in order."""
+    """Records every routed invocation, in order, and the credentials handed to functions.
 
+    Each function runs with temporary credentials of its execution role, obtained from the
+    emulator's STS (AssumeRole), as Lambda does; ``principals`` maps their access key ids to
+    the role, so a recorded request can be traced to the role that made it.
+    """
+
+    endpoint: str
     invocations: list[Invocation] = field(default_factory=list)
+    principals: dict[str, str] = field(default_factory=dict)
+    _credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def credentials(self, fn: Any) -> dict[str, str]:
+        """The function role's temporary credentials (assumed once, then reused)."""
+        if fn.role not in self._credentials:
+            sts = _client("sts", self.endpoint, fn.region, OPERATOR_CREDENTIALS)
+            issued = sts.assume_role(RoleArn=fn.role, RoleSessionName=fn.function_name)
+            found = issued["Credentials"]
+            self._credentials[fn.role] = {
+                "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": found["SessionToken"],
+            }
+            self.principals[found["AccessKeyId"]] = fn.role
+        return self._credentials[fn.role]
 
     def of(self, step: str) -> list[Invocation]:
         """The invocations of one step's function."""
@@ -106,15 +139,25 @@ class _Tee(io.TextIOBase):
         self._real.flush()
 
 
-def lambda_environment(fn: Any) -> dict[str, str]:
+def _client(service: str, endpoint: str, region: str, credentials: dict[str, str]) -> Any:
+    """A boto3 client of the emulator with explicit credentials (no shared session)."""
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
+        region_name=region,
+    )
+    make: Any = session.client
+    return make(service, endpoint_url=endpoint)
+
+
+def lambda_environment(fn: Any, credentials: dict[str, str]) -> dict[str, str]:
     """What a function's process sees: its configured variables plus Lambda's own."""
     return {
         **{str(k): str(v) for k, v in (fn.environment_vars or {}).items()},
         "AWS_REGION": fn.region,
         "AWS_DEFAULT_REGION": fn.region,
-        # The function role's credentials; the emulator accepts any.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **credentials,  # the execution role's temporary credentials
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
         "_HANDLER": fn.handler,
@@ -131,10 +174,14 @@ def _lambda_process(env: dict[str, str], output: io.StringIO) -> Iterator[None]:
         del os.environ[key]
     os.environ.update(env)
     out, err = _Tee(output, sys.stdout), _Tee(output, sys.stderr)
+    # A Lambda process starts without boto3's default session, which caches the credentials
+    # it first resolved: without this, one function's calls would be signed as another's.
+    saved_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             yield
     finally:
+        boto3.DEFAULT_SESSION = saved_session
         for key in [k for k in os.environ if k not in saved_env]:
             del os.environ[key]
         os.environ.update(saved_env)
@@ -158,7 +205,8 @@ def _invoke(router: LambdaRouter, fn: Any, body: Any) -> tuple[bytes, bool]:
         deadline=time.monotonic() + int(fn.timeout),
     )
     output = io.StringIO()
-    with _LOCK, _lambda_process(lambda_environment(fn), output):
+    credentials = router.credentials(fn)
+    with _LOCK, _lambda_process(lambda_environment(fn, credentials), output):
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
             call.result = handler(event, context)
@@ -168,18 +216,34 @@ def _invoke(router: LambdaRouter, fn: Any, body: Any) -> tuple[bytes, bool]:
             payload = json.dumps({"errorType": call.error_type, "errorMessage": str(exc)})
     call.output = output.getvalue()
     router.invocations.append(call)
-    if call.output:
-        if fn.logs_group_name not in fn.logs_backend.groups:  # Lambda creates it when missing
-            fn.logs_backend.create_log_group(fn.logs_group_name, {})
-        fn.save_logs(call.output)
+    if call.lines:
+        _ship_logs(router.endpoint, fn, credentials, call.lines)
     return payload.encode(), call.error_type is not None
 
 
-def route_lambda_to_handlers(monkeypatch: pytest.MonkeyPatch) -> LambdaRouter:
-    """Make moto's Lambda run the deployed handlers in this process (see the module doc)."""
+def _ship_logs(endpoint: str, fn: Any, credentials: dict[str, str], lines: list[str]) -> None:
+    """Send a function's output lines to its log group as Lambda does: with the function
+    role's credentials, through the CloudWatch Logs API, into a new stream; the group is
+    created only when missing (which the role must then be allowed to do)."""
+    logs = _client("logs", endpoint, fn.region, credentials)
+    group = fn.logs_group_name
+    now = time.time()
+    stream = f"{time.strftime('%Y/%m/%d', time.gmtime(now))}/[{fn.version}]{uuid.uuid4().hex}"
+    try:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    except logs.exceptions.ResourceNotFoundException:
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    events = [{"timestamp": int(now * 1000), "message": line} for line in lines]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def route_lambda_to_handlers(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> LambdaRouter:
+    """Make moto's Lambda (at ``endpoint``) run the deployed handlers in this process (see
+    the module doc)."""
     from moto.awslambda.models import LambdaFunction
 
-    router = LambdaRouter()
+    router = LambdaRouter(endpoint)
 
     def invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         payload, failed = _invoke(router, fn, body)

@@ -8,6 +8,12 @@ a committed row reaches the raw and processed buckets and the warehouse; a faili
 is retried as configured, alerts through SNS (to an SQS queue) and fails the execution, and
 its ERROR line matches the deployed metric filter; capture's slot-lag and load's freshness
 EMF lines name what the deployed alarms read; no password or DSN reaches any log.
+
+IAM: every request to the emulator is recorded with the access key that signed it (each
+function runs with its role's own temporary credentials); each call the functions and the
+state machine make in an execution, their log delivery included, is checked against the
+caller's role policies as deployed (read back through IAM) by an IAM evaluator
+(tests/infra/iam_audit.py), since the emulator itself enforces no policy.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +33,21 @@ import pytest
 
 from pipeline import handlers
 from tests.harness import PgServer
+from tests.infra.api_calls import ApiCall, CallRecorder, IamRequest, Names, recording
 from tests.infra.conftest import Terraform
 from tests.infra.filter_pattern import matches
+from tests.infra.iam_audit import (
+    Audit,
+    Deployed,
+    audit,
+    may_assume,
+    role_policies,
+    trust_policy,
+)
+from tests.infra.iam_policy import Decision
 from tests.infra.lambda_emulator import (
+    OPERATOR_CREDENTIALS,
+    STATE_MACHINE_ACCESS_KEY,
     Invocation,
     LambdaRouter,
     moto_in_process,
@@ -67,6 +85,10 @@ class Stack:
     source: Database
     warehouse: Database
     slot: str
+    recorder: CallRecorder
+    # The buckets' policies as deployed (bucket name → document), kept before they are
+    # lifted: the IAM audit evaluates them as on AWS.
+    bucket_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (typed Any: the service name is a variable)."""
@@ -132,8 +154,12 @@ def stack(
     with psycopg.connect(source_db.dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.orders (id int PRIMARY KEY, item text, qty int)")
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot,))
-    with moto_in_process() as endpoint, sfn_shim(endpoint) as sfn_endpoint:
-        router = route_lambda_to_handlers(monkeymodule)
+    with (
+        recording(CallRecorder()) as recorder,
+        moto_in_process() as endpoint,
+        sfn_shim(endpoint) as sfn_endpoint,
+    ):
+        router = route_lambda_to_handlers(monkeymodule, endpoint)
         folder = terraform.init("examples/local")
         package = _package(tmp_path_factory.mktemp("e2e-package") / "pgcdc.zip")
         args = [
@@ -154,7 +180,13 @@ def stack(
         try:
             outputs = json.loads(terraform.run("output", "-json", cwd=folder).stdout)
             deployed = Stack(
-                endpoint, outputs["pgcdc"]["value"], router, source_db, warehouse_db, slot
+                endpoint,
+                outputs["pgcdc"]["value"],
+                router,
+                source_db,
+                warehouse_db,
+                slot,
+                recorder,
             )
             _lift_tls_only_policies(deployed)
             yield deployed
@@ -168,27 +200,33 @@ def _lift_tls_only_policies(stack: Stack) -> None:
     The policy denies requests with ``aws:SecureTransport = false``. moto evaluates a bucket
     policy's Deny on object writes without any condition keys, so it denies every write
     over its plain-HTTP endpoint; on AWS the functions use HTTPS and the policy lets them
-    through. test_terraform.py checks the policies themselves.
+    through. test_terraform.py checks the policies themselves, and the IAM audit below
+    evaluates them, as deployed, on every S3 call of the execution.
     """
     s3 = stack.client("s3")
     for key in ("raw_bucket_name", "processed_bucket_name"):
         bucket = stack.outputs[key]
-        assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        assert "aws:SecureTransport" in policy
+        stack.bucket_policies[bucket] = json.loads(policy)
         s3.delete_bucket_policy(Bucket=bucket)
 
 
 @dataclass
 class Run:
-    """One finished execution: its description, its handlers' calls and what was printed."""
+    """One finished execution: its description, its handlers' calls, what was printed and
+    every request the emulator received meanwhile."""
 
     execution: dict[str, Any]
     invocations: list[Invocation]
     printed: str
+    api_calls: list[ApiCall]
 
 
 def _execute(stack: Stack, name: str) -> Run:
     """Start a named execution and wait for it to end."""
     sfn = stack.client("stepfunctions")
+    mark = stack.recorder.mark()
     with capture_process_output() as printed:
         arn = sfn.start_execution(
             stateMachineArn=stack.outputs["state_machine_arn"], name=name, input="{}"
@@ -200,7 +238,7 @@ def _execute(stack: Stack, name: str) -> Run:
                 break
             time.sleep(0.5)
     calls = [i for i in stack.router.invocations if i.event.get("execution_id") == arn]
-    return Run(execution, calls, printed.text)
+    return Run(execution, calls, printed.text, stack.recorder.since(mark))
 
 
 def _commit(stack: Stack, statement: str) -> None:
@@ -353,6 +391,136 @@ def test_no_password_or_dsn_reaches_any_log(
     assert not leaks, f"secrets found in logs: {leaks}"
 
 
+STATE_MACHINE = "state machine"
+LOG_DELIVERY = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def _roles(stack: Stack) -> dict[str, str]:
+    """The role ARN of each step's function and of the state machine, as deployed."""
+    lam = stack.client("lambda")
+    roles = {
+        step: lam.get_function_configuration(FunctionName=name)["Role"]
+        for step, name in stack.outputs["function_names"].items()
+    }
+    machine = stack.client("stepfunctions").describe_state_machine(
+        stateMachineArn=stack.outputs["state_machine_arn"]
+    )
+    roles[STATE_MACHINE] = machine["roleArn"]
+    return roles
+
+
+def _audit(stack: Stack, run: Run, *, over_tls: bool = True) -> Audit:
+    """The IAM verdict on every call the run's functions and state machine made, with the
+    buckets' policies and the TLS the functions use on AWS (or, to check those policies,
+    as if over plain HTTP)."""
+    account = str(stack.outputs["state_machine_arn"]).split(":")[4]
+    pages = stack.client("secretsmanager").get_paginator("list_secrets").paginate()
+    secrets = {s["Name"]: s["ARN"] for page in pages for s in page["SecretList"]}
+    principals = {**stack.router.principals, STATE_MACHINE_ACCESS_KEY: _roles(stack)[STATE_MACHINE]}
+    iam = stack.client("iam")
+    policies: dict[str, list[dict[str, Any]]] = {}
+
+    def policies_of(role: str) -> list[dict[str, Any]]:
+        if role not in policies:
+            policies[role] = role_policies(iam, role)
+        return policies[role]
+
+    def bucket_policy(request: IamRequest) -> list[dict[str, Any]]:
+        if not request.resource.startswith("arn:aws:s3:::"):
+            return []
+        bucket = request.resource.removeprefix("arn:aws:s3:::").partition("/")[0]
+        return [stack.bucket_policies[bucket]] if bucket in stack.bucket_policies else []
+
+    context = {"aws:SecureTransport": str(over_tls).lower()}
+    deployed = Deployed(policies_of, bucket_policy, context)
+    operator = {OPERATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"]}
+    return audit(run.api_calls, principals, operator, Names(account, secrets), deployed)
+
+
+def test_every_aws_call_of_the_execution_is_allowed_by_the_callers_deployed_policy(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    result = _audit(stack, successful_run[0])
+    roles = _roles(stack)
+    assert not result.unattributed, [c.describe() for c in result.unattributed]
+    made = {step: {v.request.action for v in result.of(role)} for step, role in roles.items()}
+    # What each caller must do to move a change to the warehouse: an audit that saw fewer
+    # calls would prove nothing.
+    assert {"secretsmanager:GetSecretValue", "s3:ListBucket", "s3:PutObject"} <= made["capture"]
+    assert {"s3:ListBucket", "s3:GetObject", "s3:PutObject"} <= made["transform"]
+    assert {"secretsmanager:GetSecretValue", "s3:GetObject"} <= made["load"]
+    assert all(made[step] >= LOG_DELIVERY for step in STEPS)
+    assert made[STATE_MACHINE] == {"lambda:InvokeFunction"}
+    invoked = {v.request.resource for v in result.of(roles[STATE_MACHINE])}
+    assert invoked == set(stack.outputs["function_arns"].values())
+    read = {
+        step: {
+            v.request.resource
+            for v in result.of(roles[step])
+            if "secretsmanager" in v.request.action
+        }
+        for step in ("capture", "load")
+    }
+    assert read == {
+        "capture": {stack.outputs["source_secret_arn"]},
+        "load": {stack.outputs["warehouse_secret_arn"]},
+    }
+
+    refused = result.refused()
+    assert not refused, "calls the deployed policies refuse:\n" + "\n".join(
+        v.describe() for v in refused
+    )
+    disagree = [v.describe() for v in result.verdicts if v.moto_decision is not v.decision]
+    assert not disagree, f"moto's evaluator decides otherwise: {disagree}"
+
+
+def test_each_function_sends_its_logs_to_its_own_terraform_made_group_as_its_role_may(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    result = _audit(stack, successful_run[0])
+    roles = _roles(stack)
+    for step in STEPS:
+        group = stack.outputs["log_group_names"][step]
+        delivery = [v for v in result.of(roles[step]) if v.request.action.startswith("logs:")]
+        # Only a new stream and its events: the group existed (Terraform made it, with its
+        # retention and metric filters), so Lambda had no CreateLogGroup to call.
+        assert {v.request.action for v in delivery} == LOG_DELIVERY, step
+        assert all(f":log-group:{group}:log-stream:" in v.request.resource for v in delivery)
+        assert all(v.decision is Decision.ALLOW for v in delivery), [v.describe() for v in delivery]
+
+
+def test_tls_only_bucket_policies_refuse_every_s3_call_over_plain_http_only(
+    stack: Stack, successful_run: tuple[Run, set[str], set[str]]
+) -> None:
+    assert set(stack.bucket_policies) == {
+        stack.outputs["raw_bucket_name"],
+        stack.outputs["processed_bucket_name"],
+    }
+    run = successful_run[0]
+    over_tls = [v for v in _audit(stack, run).verdicts if v.request.action.startswith("s3:")]
+    assert over_tls and {v.decision for v in over_tls} == {Decision.ALLOW}
+    over_http = _audit(stack, run, over_tls=False).verdicts
+    refused = {v.decision for v in over_http if v.request.action.startswith("s3:")}
+    assert refused == {Decision.EXPLICIT_DENY}
+
+
+def test_each_role_trusts_the_service_that_uses_it_in_this_account_only(stack: Stack) -> None:
+    iam = stack.client("iam")
+    account = str(stack.outputs["state_machine_arn"]).split(":")[4]
+    here = {"aws:SourceAccount": account}
+    for step, role in _roles(stack).items():
+        trust = trust_policy(iam, role)
+        user, other = "lambda.amazonaws.com", "states.amazonaws.com"
+        if step == STATE_MACHINE:
+            user, other = other, user
+        assert may_assume(trust, user, role, here), step
+        assert not may_assume(trust, other, role, here), step
+    machine = _roles(stack)[STATE_MACHINE]
+    elsewhere = {"aws:SourceAccount": "000000000000"}
+    trust = trust_policy(iam, machine)
+    assert not may_assume(trust, "states.amazonaws.com", machine, elsewhere)
+
+
 def test_failing_transform_is_retried_alerts_and_fails_the_execution(stack: Stack) -> None:
     sqs, sns = stack.client("sqs"), stack.client("sns")
     queue = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -408,3 +576,21 @@ def test_failing_transform_is_retried_alerts_and_fails_the_execution(stack: Stac
         assert stack.warehouse.password not in call.output
     capture = next(i for i in run.invocations if i.step == "capture")
     assert not [line for line in capture.lines if matches(pattern, line)]
+
+    # IAM: the state machine's invokes and its alert are allowed, as is everything else but
+    # the transform's requests to the removed bucket, which its policy does not name.
+    result = _audit(stack, run)
+    roles = _roles(stack)
+    assert not result.unattributed, [c.describe() for c in result.unattributed]
+    machine = result.of(roles[STATE_MACHINE])
+    published = [v.request.resource for v in machine if v.request.action == "sns:Publish"]
+    assert published == [stack.outputs["sns_topic_arn"]]
+    assert len([v for v in machine if v.request.action == "lambda:InvokeFunction"]) == len(
+        run.invocations
+    )
+    gone = [v for v in result.verdicts if ":::pgcdc-gone-" in v.request.resource]
+    assert gone and {(v.role, v.decision) for v in gone} == {
+        (roles["transform"], Decision.IMPLICIT_DENY)
+    }
+    refused = [v.describe() for v in result.refused() if v not in gone]
+    assert not refused, refused
