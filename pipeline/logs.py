@@ -150,11 +150,13 @@ def json_lines() -> bool:
 
 def say(message: str, *, indent: int = 0, **fields: Any) -> None:
     """One event for the person or the log reader: a plain stdout line (``indent`` spaces
-    first) in text; one INFO JSON line with ``fields`` otherwise, unless an INFO record
-    with this very message was just logged (by the library doing the work)."""
+    first) in text; otherwise one INFO JSON line with ``fields`` and the message stripped,
+    unless it is blank or an INFO record with this very message was just logged (by the
+    library doing the work)."""
     if not _State.json_lines:
         print(" " * indent + message, flush=True)
         return
-    if _State.seen is not None and message in _State.seen.messages:
+    message = message.strip()  # layout is for the eye; a blank line is no event
+    if not message or (_State.seen is not None and message in _State.seen.messages):
         return
     log.info(message, extra=fields)

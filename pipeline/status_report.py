@@ -124,7 +124,7 @@ def _slot_table(found: PipelineStatus, settings: Settings) -> Table:
 
 
 def _tables_table(found: PipelineStatus) -> Table:
-    table = Table(box=box.SIMPLE_HEAD)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column("table", no_wrap=True)
     for name in ("objects", "changes"):
         table.add_column(name, justify="right")
