@@ -70,16 +70,12 @@ def _whole(text: str) -> int:
     return int(_number(text, int, low=0, strict=False))
 
 
-def _seconds(text: str) -> float:
+def _positive(text: str) -> float:
     return float(_number(text, float, low=0, strict=True))
 
 
 def _at_least_zero(text: str) -> float:
     return float(_number(text, float, low=0, strict=False))
-
-
-def _scale(text: str) -> float:
-    return float(_number(text, float, low=0, strict=True))
 
 
 def _port(text: str) -> int:
@@ -120,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_down)
     p = demo.add_parser("init", help="create and seed the demo tables")
     _add_common(p)
-    p.add_argument("--scale", type=_scale, default=1.0, help="growing tables × scale (2.5 years)")
+    p.add_argument("--scale", type=_positive, default=1.0, help="growing tables × scale (2.5 y)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--reset", action="store_true", help="drop and recreate the demo tables")
     p.set_defaults(func=cmd_demo_init)
@@ -134,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_workload)
     p = demo.add_parser("run", help="what `make demo` runs: up, init, check, workload, pipeline")
     _add_common(p)
-    p.add_argument("--scale", type=_scale, default=1.0)
+    p.add_argument("--scale", type=_positive, default=1.0)
     p.add_argument("--duration", type=_at_least_zero, default=10.0, help="workload seconds")
     p.add_argument("--rate", type=_at_least_zero, default=50.0, help="workload transactions/second")
     p.set_defaults(func=cmd_demo_run)
@@ -163,11 +159,11 @@ def _add_source_commands(sub: Any) -> None:
     p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
-    p.add_argument("--flush-every", type=_seconds, default=900.0, help="seconds (default 900)")
-    p.add_argument("--time-budget", type=_seconds, help="stop cleanly after this many seconds")
+    p.add_argument("--flush-every", type=_positive, default=900.0, help="seconds (default 900)")
+    p.add_argument("--time-budget", type=_positive, help="stop cleanly after this many seconds")
     p.add_argument("--max-batch-rows", type=_count, help="rows per batch (default 200,000)")
     p.add_argument("--max-batch-bytes", type=_count, help="wal2json bytes per batch (128 MiB)")
-    p.add_argument("--max-batch-seconds", type=_seconds, help="seconds a batch stays open (60)")
+    p.add_argument("--max-batch-seconds", type=_positive, help="seconds a batch stays open (60)")
     p.add_argument("--no-create-slot", action="store_true", help="fail if the slot is missing")
     p.set_defaults(func=cmd_capture)
 
@@ -185,7 +181,7 @@ def _add_pipeline_commands(sub: Any) -> Any:
     p = sub.add_parser("run", help="capture, transform and load once (or --follow)")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep running, every --every seconds")
-    p.add_argument("--every", type=_seconds, default=900.0, help="seconds between runs (900)")
+    p.add_argument("--every", type=_positive, default=900.0, help="seconds between runs (900)")
     p.set_defaults(func=cmd_run)
     return sub
 
@@ -425,7 +421,7 @@ def _add_dashboard_command(sub: Any) -> None:
     _add_common(p)
     p.add_argument("--port", type=_port, default=8501, help="local port (8501)")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    p.add_argument("--refresh", type=_seconds, default=5.0, help="seconds between refreshes (5)")
+    p.add_argument("--refresh", type=_positive, default=5.0, help="seconds between refreshes (5)")
     p.set_defaults(func=cmd_dashboard)
 
 
