@@ -7,7 +7,7 @@ PG_MAJOR ?= $(shell pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools system-deps demo demo-down test test-unit lint format clean package
+.PHONY: help venv tools demo-deps browser-deps system-deps demo demo-down test test-unit lint format clean package
 TOOLS ?= .venv-tools
 CHECKOV_VERSION ?= 3.3.30
 
@@ -30,21 +30,32 @@ $(TOOLS)/bin/checkov:
 
 tools: $(TOOLS)/bin/checkov ## a separate virtualenv with checkov (the infra scan test uses it)
 
-system-deps: ## install PostgreSQL server binaries, wal2json, chromium + chromedriver (apt, needs root)
+demo-deps: ## install the PostgreSQL server binaries and wal2json (apt, needs root): what the demo uses
 	@bindir=$$(pg_config --bindir 2>/dev/null); libdir=$$(pg_config --pkglibdir 2>/dev/null); \
-	if [ -x "$$bindir/initdb" ] && [ -f "$$libdir/wal2json.so" ] && command -v chromium >/dev/null \
-	    && command -v chromedriver >/dev/null; then \
-	  echo "PostgreSQL $(PG_MAJOR) server, wal2json and chromium present"; \
+	if [ -x "$$bindir/initdb" ] && [ -f "$$libdir/wal2json.so" ]; then \
+	  echo "PostgreSQL $(PG_MAJOR) server and wal2json present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    postgresql-$(or $(PG_MAJOR),15) postgresql-$(or $(PG_MAJOR),15)-wal2json \
-	    chromium chromium-driver >/dev/null; \
+	    postgresql-$(or $(PG_MAJOR),15) postgresql-$(or $(PG_MAJOR),15)-wal2json >/dev/null; \
 	else \
-	  echo "install the PostgreSQL server, wal2json and chromium: sudo apt-get install postgresql-15 postgresql-15-wal2json chromium chromium-driver" >&2; \
+	  echo "install the PostgreSQL server and wal2json: sudo apt-get install postgresql-15 postgresql-15-wal2json" >&2; \
 	  exit 1; \
 	fi
 
-demo: system-deps venv ## local Postgres + demo database + workload (+ the pipeline), end to end
+browser-deps: ## install chromium + chromedriver (apt, needs root): only the dashboard's browser test uses them
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "chromium present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null; \
+	else \
+	  echo "install chromium: sudo apt-get install chromium chromium-driver" >&2; \
+	  exit 1; \
+	fi
+
+system-deps: demo-deps browser-deps ## everything the tests need from apt (both of the above)
+
+demo: demo-deps venv ## local Postgres + demo database + workload (+ the pipeline), end to end
 	$(BIN)/pgcdc demo run
 
 demo-down: venv ## stop the demo's local Postgres

@@ -27,7 +27,9 @@ import psycopg
 from psycopg import errors, pq, sql
 from psycopg.rows import TupleRow
 
+from schemas.errors import PgcdcError
 from schemas.tables import TableFilter, TableName, quote_ident
+from storage import Store
 
 CONNECT_TIMEOUT_S = 10
 """Used when neither the DSN nor ``PGCONNECT_TIMEOUT`` sets a connect timeout."""
@@ -521,10 +523,10 @@ def _existing_slot(source: _Source, row: _SlotRow) -> _Verdict:
 
 def _check_captured_tables(source: _Source) -> _Verdict:
     tables = source.tables
-    if not tables:
-        return _warn(
+    if not tables:  # capture would run and store nothing, every time
+        return _fail(
             f"no table matches the filter (include={list(source.table_filter.include)}, "
-            f"exclude={list(source.table_filter.exclude)})",
+            f"exclude={list(source.table_filter.exclude)}): nothing would be captured",
             "check PGCDC_TABLES and PGCDC_EXCLUDE_TABLES, or create the tables first",
         )
     unlogged = [t for t in tables if t.unlogged]
@@ -549,3 +551,40 @@ _CHECKS: tuple[tuple[str, Callable[[_Source], _Verdict]], ...] = (
     ("select_privilege", _check_select_privilege),
     ("replica_identity", _check_replica_identity),
 )
+
+
+# --- the raw store --------------------------------------------------------------------------
+
+PROBE_PREFIX = ".pgcdc-check-"
+"""Probe objects are hidden names (``.x``), which no reader of the store lists."""
+
+
+def check_store(store: Store) -> CheckResult:
+    """Whether capture can write to ``store``: writes a small probe object, reads it back and
+    deletes it (a probe left by a crash is hidden from every reader). Safe to repeat."""
+    key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    fix = (
+        "point PGCDC_RAW_URI at a folder this user can create and write, or at a bucket that "
+        "exists and these credentials may write to (s3:PutObject, s3:GetObject, s3:DeleteObject)"
+    )
+    payload = b"pgcdc check: safe to delete\n"
+    try:
+        store.write_bytes(key, payload)
+        if store.read_bytes(key) != payload:
+            return CheckResult(
+                "raw_store", Status.FAIL, f"the raw store {store.uri} returned other bytes", fix
+            )
+    except (PgcdcError, OSError) as exc:
+        reason = str(exc.__cause__ or exc).replace(store.path(key), "…")
+        message = f"cannot write to the raw store {store.uri}: {reason}"
+        return CheckResult("raw_store", Status.FAIL, message, fix)
+    try:
+        store.delete(key)
+    except (PgcdcError, OSError) as exc:
+        return CheckResult(
+            "raw_store",
+            Status.WARN,
+            f"wrote to the raw store {store.uri} but cannot delete {store.url(key)}: {exc}",
+            "allow deletes in the raw store (s3:DeleteObject), then remove that object",
+        )
+    return CheckResult("raw_store", Status.OK, f"the raw store {store.uri} can be written")

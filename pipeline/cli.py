@@ -6,14 +6,18 @@ import argparse
 import contextlib
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import config, logs
 from schemas.errors import ConfigurationError, PgcdcError, TerminalError, TransientError
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from cdc_reader.preflight import CheckResult
 
 log = logging.getLogger("pgcdc")
 
@@ -21,6 +25,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_TRANSIENT = 75  # EX_TEMPFAIL: a scheduler may simply run us again
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+LOG_FORMAT_ENV = "PGCDC_LOG_FORMAT"
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -33,8 +39,50 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slot", help="replication slot name")
     parser.add_argument("--tables", help="comma-separated schema.table patterns to capture")
     parser.add_argument("--exclude-tables", help="comma-separated patterns to leave out")
-    parser.add_argument("--log-format", choices=["json", "text"], help="default: json unless tty")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="text (default) or json lines (also PGCDC_LOG_FORMAT; json on AWS Lambda)",
+    )
+    parser.add_argument(
+        "--log-level", help="default INFO (in text without the steps' details, which INFO adds)"
+    )
+
+
+def _number(text: str, kind: type[int] | type[float], *, low: float, strict: bool) -> Any:
+    """``text`` as ``kind``, at least (``strict``: above) ``low``; else argparse's usage
+    error (exit 2)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        bound = "above" if strict else "at least"
+        raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {bound} {low:g}")
+    return value
+
+
+def _count(text: str) -> int:
+    return int(_number(text, int, low=1, strict=False))
+
+
+def _whole(text: str) -> int:
+    return int(_number(text, int, low=0, strict=False))
+
+
+def _positive(text: str) -> float:
+    return float(_number(text, float, low=0, strict=True))
+
+
+def _at_least_zero(text: str) -> float:
+    return float(_number(text, float, low=0, strict=False))
+
+
+def _port(text: str) -> int:
+    port = int(_number(text, int, low=1, strict=False))
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535)")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,21 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_down)
     p = demo.add_parser("init", help="create and seed the demo tables")
     _add_common(p)
-    p.add_argument("--scale", type=float, default=1.0, help="growing tables × scale (2.5 years)")
+    p.add_argument("--scale", type=_positive, default=1.0, help="growing tables × scale (2.5 y)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--reset", action="store_true", help="drop and recreate the demo tables")
     p.set_defaults(func=cmd_demo_init)
     p = demo.add_parser("workload", help="run the live demo workload")
     _add_common(p)
-    p.add_argument("--rate", type=float, default=20.0, help="transactions/second (0 = max)")
-    p.add_argument("--duration", type=float, default=30.0, help="seconds")
+    p.add_argument(
+        "--rate", type=_at_least_zero, default=20.0, help="transactions/second (0 = max)"
+    )
+    p.add_argument("--duration", type=_at_least_zero, default=30.0, help="seconds")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo_workload)
     p = demo.add_parser("run", help="what `make demo` runs: up, init, check, workload, pipeline")
     _add_common(p)
-    p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--duration", type=float, default=10.0, help="workload seconds")
-    p.add_argument("--rate", type=float, default=50.0, help="workload transactions/second")
+    p.add_argument("--scale", type=_positive, default=1.0)
+    p.add_argument("--duration", type=_at_least_zero, default=10.0, help="workload seconds")
+    p.add_argument("--rate", type=_at_least_zero, default=50.0, help="workload transactions/second")
     p.set_defaults(func=cmd_demo_run)
     return parser
 
@@ -97,8 +147,8 @@ def _add_source_commands(sub: Any) -> None:
         default=[],
         help="re-snapshot this schema.table while capture runs (repeatable)",
     )
-    p.add_argument("--workers", type=int, default=2, help="parallel copy connections")
-    p.add_argument("--chunk-pages", type=int, default=2048, help="8 kB heap pages per chunk")
+    p.add_argument("--workers", type=_count, default=2, help="parallel copy connections")
+    p.add_argument("--chunk-pages", type=_count, default=2048, help="8 kB heap pages per chunk")
     p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("status", help="slot safety and capture lag (non-zero exit past limits)")
@@ -109,11 +159,11 @@ def _add_source_commands(sub: Any) -> None:
     p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
-    p.add_argument("--flush-every", type=float, default=900.0, help="seconds (default 900)")
-    p.add_argument("--time-budget", type=float, help="stop cleanly after this many seconds")
-    p.add_argument("--max-batch-rows", type=int, help="rows per batch (default 200,000)")
-    p.add_argument("--max-batch-bytes", type=int, help="wal2json bytes per batch (128 MiB)")
-    p.add_argument("--max-batch-seconds", type=float, help="seconds a batch stays open (60)")
+    p.add_argument("--flush-every", type=_positive, default=900.0, help="seconds (default 900)")
+    p.add_argument("--time-budget", type=_positive, help="stop cleanly after this many seconds")
+    p.add_argument("--max-batch-rows", type=_count, help="rows per batch (default 200,000)")
+    p.add_argument("--max-batch-bytes", type=_count, help="wal2json bytes per batch (128 MiB)")
+    p.add_argument("--max-batch-seconds", type=_positive, help="seconds a batch stays open (60)")
     p.add_argument("--no-create-slot", action="store_true", help="fail if the slot is missing")
     p.set_defaults(func=cmd_capture)
 
@@ -131,7 +181,7 @@ def _add_pipeline_commands(sub: Any) -> Any:
     p = sub.add_parser("run", help="capture, transform and load once (or --follow)")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep running, every --every seconds")
-    p.add_argument("--every", type=float, default=900.0, help="seconds between runs (900)")
+    p.add_argument("--every", type=_positive, default=900.0, help="seconds between runs (900)")
     p.set_defaults(func=cmd_run)
     return sub
 
@@ -144,7 +194,7 @@ def _add_query_command(sub: Any) -> None:
     p.add_argument("-f", "--file", help="read the SQL from this file")
     p.add_argument("--format", choices=["table", "csv", "json", "parquet"], help="default: table")
     p.add_argument("--output", "-o", help="write the result to this file (format from suffix)")
-    p.add_argument("--max-rows", type=int, default=40, help="rows a table shows (0: DuckDB's)")
+    p.add_argument("--max-rows", type=_whole, default=40, help="rows a table shows (0: DuckDB's)")
     p.set_defaults(func=cmd_query)
 
 
@@ -168,19 +218,33 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Run the preflight checks; non-zero exit when capture would be unsafe."""
-    from cdc_reader.preflight import Status, capture_is_safe, run_checks
+    from cdc_reader.preflight import capture_is_safe, check_store, run_checks
+    from pipeline import service
 
     results = run_checks(
         config.source_dsn(settings), slot=settings.slot, table_filter=config.table_filter(settings)
     )
+    results.append(check_store(service.raw_store(settings)))
     for result in results:
-        line = f"[{result.status.value.upper():4}] {result.name}: {result.message}"
-        if result.fix and result.status is not Status.OK:
-            line += f"\n       fix: {result.fix}"
-        print(line)
+        _say_check(result)
     safe = capture_is_safe(results)
-    print("capture is safe" if safe else "capture would be UNSAFE: fix the FAIL lines above")
+    logs.say(
+        "capture is safe" if safe else "capture would be UNSAFE: fix the FAIL lines above",
+        safe=safe,
+    )
     return EXIT_OK if safe else EXIT_FAILED
+
+
+def _say_check(result: CheckResult) -> None:
+    """One check as ``[FAIL] name: message`` (and its fix below it), or one JSON event."""
+    status = result.status.value
+    fix = result.fix if status != "ok" else None
+    if logs.json_lines():
+        logs.say(f"{result.name}: {result.message}", check=result.name, status=status, fix=fix)
+        return
+    logs.say(f"[{status.upper():4}] {result.name}: {result.message}")
+    if fix:
+        logs.say(f"fix: {fix}", indent=7)
 
 
 def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
@@ -195,14 +259,14 @@ def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
             chunk_pages=args.chunk_pages,
             progress=progress,
         )
-    print(result.describe())
+    logs.say(result.describe())
     return EXIT_OK
 
 
 @contextlib.contextmanager
 def _snapshot_progress() -> Iterator[Callable[[str, int, int], None] | None]:
     """One rich progress line per table (rows, MB) on a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or logs.json_lines():  # a bar would break the JSON lines
         yield None
         return
     from rich.progress import Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
@@ -236,12 +300,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(found.as_dict(), indent=2))
     else:
-        for name, value in found.as_dict().items():
-            if name == "tables":
-                for table in value:
-                    print(f"{'table':>24}: {json.dumps(table)}")
-            else:
-                print(f"{name:>24}: {value}")
+        from pipeline.status_report import print_report
+
+        print_report(found, settings)
     return EXIT_FAILED if found.problems else EXIT_OK
 
 
@@ -251,7 +312,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
     sql = args.sql
     if args.file:
-        sql = Path(args.file).read_text() if args.file != "-" else sys.stdin.read()
+        sql = query.read_sql_file(args.file)
     fmt = query.output_format(args.format, args.output)
     session = query.open_session(
         service.raw_store(settings),
@@ -263,7 +324,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
         if sql is None:
             query.interactive(session, fmt=fmt, max_rows=args.max_rows)
             return EXIT_OK
-        relation = query.run_sql(session.con, sql)
+        relation = query.run_sql(session.con, sql, empty_raw_store=session.empty_raw_store)
         if relation is not None:
             text = query.write_result(relation, fmt, args.output, max_rows=args.max_rows)
             if text is not None:
@@ -290,19 +351,19 @@ def cmd_capture(args: argparse.Namespace, settings: Settings) -> int:
             settings,
             options,
             flush_every=args.flush_every,
-            on_result=lambda r: _say(r.describe()),
+            on_result=lambda r: logs.say(r.describe()),
         )
         return EXIT_OK
     with _capture_progress() as progress:
         result = service.capture_once(settings, options, progress=progress)
-    print(result.describe())
+    logs.say(result.describe())
     return EXIT_OK
 
 
 @contextlib.contextmanager
 def _capture_progress() -> Iterator[Callable[[Any], None] | None]:
     """A rich progress line (rows, files, rate) on a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or logs.json_lines():  # a bar would break the JSON lines
         yield None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -325,7 +386,7 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
     """Transform the changes captured since the last run."""
     from pipeline import service
 
-    print(service.transform_once(settings).describe())
+    logs.say(service.transform_once(settings).describe())
     return EXIT_OK
 
 
@@ -333,7 +394,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     """Load the processed batches not yet in the warehouse."""
     from pipeline import service
 
-    print(service.load_once(settings).describe())
+    logs.say(service.load_once(settings).describe())
     return EXIT_OK
 
 
@@ -343,21 +404,24 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     options = service.capture_options(settings)
     if args.follow:
-        service.run_follow(
-            settings, options, every=args.every, on_result=lambda lines: _say("\n".join(lines))
-        )
+        service.run_follow(settings, options, every=args.every, on_result=_say_lines)
         return EXIT_OK
-    print("\n".join(service.run_once(settings, options)))
+    _say_lines(service.run_once(settings, options))
     return EXIT_OK
+
+
+def _say_lines(lines: list[str]) -> None:
+    for line in lines:
+        logs.say(line)
 
 
 def _add_dashboard_command(sub: Any) -> None:
     """``dashboard``: the web page over the warehouse."""
     p = sub.add_parser("dashboard", help="web dashboard over the warehouse (read-only, live)")
     _add_common(p)
-    p.add_argument("--port", type=int, default=8501, help="local port (8501)")
+    p.add_argument("--port", type=_port, default=8501, help="local port (8501)")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    p.add_argument("--refresh", type=float, default=5.0, help="seconds between refreshes (5)")
+    p.add_argument("--refresh", type=_positive, default=5.0, help="seconds between refreshes (5)")
     p.set_defaults(func=cmd_dashboard)
 
 
@@ -373,7 +437,10 @@ def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import demo_cluster
 
     cluster = demo_cluster.up(settings)
-    print(f"PostgreSQL running in {cluster.directory} on 127.0.0.1:{cluster.port}")
+    logs.say(
+        f"PostgreSQL running in {cluster.directory} on 127.0.0.1:{cluster.port}",
+        port=cluster.port,
+    )
     return EXIT_OK
 
 
@@ -382,7 +449,7 @@ def cmd_demo_down(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import demo_cluster
 
     demo_cluster.down(settings)
-    print("PostgreSQL stopped")
+    logs.say("PostgreSQL stopped")
     return EXIT_OK
 
 
@@ -395,9 +462,9 @@ def cmd_demo_init(args: argparse.Namespace, settings: Settings) -> int:
         scale=args.scale,
         seed=args.seed,
         reset=args.reset,
-        progress=_say,
+        progress=logs.say,
     )
-    print(summary.describe())
+    logs.say(summary.describe())
     return EXIT_OK
 
 
@@ -410,9 +477,9 @@ def cmd_demo_workload(args: argparse.Namespace, settings: Settings) -> int:
         rate=args.rate,
         duration=args.duration,
         seed=args.seed,
-        progress=_say,
+        progress=logs.say,
     )
-    print(summary.describe())
+    logs.say(summary.describe())
     return EXIT_OK
 
 
@@ -420,24 +487,23 @@ def cmd_demo_run(args: argparse.Namespace, settings: Settings) -> int:
     """The whole local demo, step by step, saying what it does."""
     from pipeline import demo_cluster
 
-    return demo_cluster.run_demo(
-        settings, scale=args.scale, duration=args.duration, rate=args.rate, say=_say
-    )
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
+    return demo_cluster.run_demo(settings, scale=args.scale, duration=args.duration, rate=args.rate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pgcdc`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    fmt = getattr(args, "log_format", None)
-    logs.configure(json_lines=None if fmt is None else fmt == "json", level=args.log_level)
+    flag = getattr(args, "log_format", None)
+    # Before the settings load (their errors follow the environment's choice), then again
+    # with them (pgcdc.toml may choose).
+    logs.configure(
+        json_lines=logs.use_json(flag, os.environ.get(LOG_FORMAT_ENV)), level=args.log_level
+    )
     func: Command = args.func
     try:
         settings = _settings_from(args)
+        logs.configure(json_lines=logs.use_json(flag, settings.log_format), level=args.log_level)
         return func(args, settings)
     except ConfigurationError as exc:
         return _fail(EXIT_CONFIG, exc)
@@ -447,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_FAILED, exc)
     except KeyboardInterrupt:
         print("pgcdc: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _fail(code: int, exc: BaseException, **extra: Any) -> int:

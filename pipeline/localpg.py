@@ -135,7 +135,12 @@ class LocalCluster:
         if not self.is_running():
             self._ensure_plugin_settings()
             self._start()
+        self.port = self._configured_port()
         return self
+
+    def _configured_port(self) -> int:
+        """The port the cluster was created with (kept in its DSN file)."""
+        return int(self._dsn_file.read_text().rsplit(":", 1)[1].split("/")[0])
 
     def _ensure_plugin_settings(self) -> None:
         """Add the wal2json plugin settings a server upgrade may have started to require."""
@@ -235,7 +240,7 @@ class LocalCluster:
         if result.returncode != 0:
             tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
             raise ConfigurationError(f"cannot start PostgreSQL in {self.data_dir}:\n{tail}")
-        self.port = int(self._dsn_file.read_text().rsplit(":", 1)[1].split("/")[0])
+        self.port = self._configured_port()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if (

@@ -37,6 +37,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -95,6 +97,13 @@ class Session:
     """The DuckDB warehouse file; attached unless ``held`` is False."""
     held: bool = True
     """False: the file is attached only around a statement (:meth:`warehouse_attached`)."""
+    raw_uri: str | None = None
+    """The raw store the views read."""
+
+    @property
+    def empty_raw_store(self) -> str | None:
+        """The raw store's URI when it holds no captured table (None otherwise)."""
+        return None if self.tables else self.raw_uri
 
     def close(self) -> None:
         """Close the connection (and the warehouse file with it)."""
@@ -146,7 +155,7 @@ def open_session(
     except BaseException:
         con.close()
         raise
-    return Session(con, tables, views, str(file) if file else None, hold_warehouse)
+    return Session(con, tables, views, str(file) if file else None, hold_warehouse, raw.uri)
 
 
 def _dataset(store: Store, keys: Sequence[str]) -> ds.Dataset:
@@ -398,12 +407,56 @@ def output_format(fmt: str | None, output: str | None) -> str:
     return chosen
 
 
-def run_sql(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation | None:
-    """Run one or more statements; the last one's result (None for a statement without)."""
+def read_sql_file(name: str) -> str:
+    """The SQL in file ``name`` (``-``: standard input); a missing or unreadable file is
+    one error naming it."""
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the SQL file {name}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"the SQL file {name} is not UTF-8 text") from None
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, *, empty_raw_store: str | None = None
+) -> duckdb.DuckDBPyRelation | None:
+    """Run one or more statements; the last one's result (None for a statement without).
+
+    ``empty_raw_store``: the raw store's URI when it holds no captured table; a table that
+    does not exist is then reported as that, with the command that fills the store.
+    """
     try:
         return con.sql(sql)
+    except duckdb.CatalogException as exc:
+        if empty_raw_store is not None:
+            raise QueryError(_empty_store_message(exc, empty_raw_store)) from exc
+        raise QueryError(one_line(exc)) from exc
     except duckdb.Error as exc:
-        raise QueryError(str(exc).strip()) from exc
+        raise QueryError(one_line(exc)) from exc
+
+
+def one_line(exc: duckdb.Error) -> str:
+    """DuckDB's message as one line: its first line, then where in the SQL (``LINE n: …``)
+    when it says; the caret line and the suggestions are left out."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    where = next((line for line in lines[1:] if re.match(r"LINE \d+:", line)), None)
+    return f"{lines[0]} (at {where})" if where else lines[0]
+
+
+def _empty_store_message(exc: duckdb.Error, raw_uri: str) -> str:
+    """DuckDB's first line (without "Catalog Error:"), then why and what to run."""
+    first = one_line(exc).removeprefix("Catalog Error:").strip()
+    return (
+        f"{first.rstrip('!')}: the raw store {raw_uri} holds no captured table yet; "
+        "fill it with `pgcdc snapshot` (or `make demo` for the demo database)"
+    )
 
 
 class QueryError(ConfigurationError):
@@ -434,7 +487,7 @@ def write_result(
             return None
         return text
     except duckdb.Error as exc:
-        raise QueryError(str(exc).strip()) from exc
+        raise QueryError(one_line(exc)) from exc
 
 
 def _table_text(relation: duckdb.DuckDBPyRelation, max_rows: int) -> str:
@@ -486,7 +539,7 @@ def interactive(session: Session, *, fmt: str = "table", max_rows: int = 40) -> 
         sql, buffer = "\n".join(buffer), []
         try:
             with session.warehouse_attached(sql):
-                relation = run_sql(session.con, sql)
+                relation = run_sql(session.con, sql, empty_raw_store=session.empty_raw_store)
                 if relation is not None:
                     print(write_result(relation, fmt, None, max_rows=max_rows), end="")
         except (QueryError, TransientError) as exc:
@@ -495,7 +548,9 @@ def interactive(session: Session, *, fmt: str = "table", max_rows: int = 40) -> 
 
 def describe(session: Session) -> str:
     """What the session holds, in a few lines (printed when the prompt starts)."""
-    names = ", ".join(t.table.qualified for t in session.tables) or "none"
+    names = ", ".join(t.table.qualified for t in session.tables) or (
+        f"none yet ({session.raw_uri} holds no captured table: `pgcdc snapshot` fills it)"
+    )
     lines = [
         f"raw tables: {names} (<table>, <table>_history, <table>_as_of(lsn | timestamp))",
         f"processed: {', '.join(session.processed_views) or 'none'}",

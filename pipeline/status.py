@@ -7,9 +7,8 @@ visible in the warehouse. That commit time is what the loaded batches recorded i
 ``pgcdc_load_state.newest_commit`` (:func:`warehouse_freshness`, all the load Lambda can
 read); a warehouse whose batches predate the column falls back to the raw store's newest
 commit at or before the loaded capture bound (:func:`newest_commit_upto`). Both return
-frozen dataclasses (what the Lambda handlers turn into metrics). :func:`report` logs each
-figure as a metric line (``metric``/``value`` extras, the names the CloudWatch metric filters
-in infra/ match); a threshold crossed is one ERROR line.
+frozen dataclasses (what the Lambda handlers turn into EMF metrics). :func:`report` logs
+each threshold crossed as one ERROR line; :mod:`pipeline.status_report` prints the figures.
 """
 
 from __future__ import annotations
@@ -111,40 +110,21 @@ def slot_status(dsn: str, raw: Store, settings: Settings) -> SlotStatus:
 
 
 def report(status: SlotStatus | PipelineStatus) -> None:
-    """Log the figures as metric lines and every problem as one ERROR line."""
+    """Log every problem as one ERROR line (what the error alarms count).
+
+    The figures themselves are not logged: ``pgcdc status`` prints them, and on Lambda the
+    handlers publish them as EMF metrics (:mod:`pipeline.emf`).
+    """
     slot = status.slot if isinstance(status, PipelineStatus) else status
-    figures: dict[str, float | None] = {
-        "slot_lag_bytes": slot.lag_bytes,
-        "retained_wal_bytes": slot.retained_wal_bytes,
-        "capture_age_seconds": slot.capture_age_seconds(),
-    }
-    if isinstance(status, PipelineStatus):
-        figures.update(_pipeline_figures(status))
-    for metric, value in figures.items():
-        if value is not None:
-            log.info(metric, extra={"slot": slot.slot, "metric": metric, "value": value})
-    for table in status.tables if isinstance(status, PipelineStatus) else ():
-        log.info(
-            "pending_changes",
-            extra={
-                "slot": slot.slot,
-                "table": table.table,
-                "metric": "pending_changes",
-                "value": table.pending_changes,
-            },
-        )
     for problem in status.problems:
         log.error(problem, extra={"slot": slot.slot})
 
 
-def _pipeline_figures(status: PipelineStatus) -> dict[str, float | None]:
-    """Freshness, and how far transform and load trail capture (bytes of WAL)."""
-    captured = status.slot.last_capture_lsn
-    figures: dict[str, float | None] = {"freshness_seconds": status.freshness_seconds}
-    for name, step in (("transform_lag_bytes", status.transform), ("load_lag_bytes", status.load)):
-        if captured and step:
-            figures[name] = max(0, int(Lsn.parse(captured)) - int(Lsn.parse(step.bound)))
-    return figures
+def _lag(captured: str | None, step: StepPosition | None) -> int | None:
+    """Bytes of WAL between the last capture and a step's bound (None: either unknown)."""
+    if not captured or step is None:
+        return None
+    return max(0, int(Lsn.parse(captured)) - int(Lsn.parse(step.bound)))
 
 
 @dataclass(frozen=True)
@@ -181,13 +161,26 @@ class PipelineStatus:
     freshness_seconds: float | None = None
     problems: tuple[str, ...] = ()
 
+    @property
+    def transform_lag_bytes(self) -> int | None:
+        """WAL bytes captured but not transformed yet (None: nothing captured or transformed)."""
+        return _lag(self.slot.last_capture_lsn, self.transform)
+
+    @property
+    def load_lag_bytes(self) -> int | None:
+        """WAL bytes captured but not loaded yet (None: nothing captured or loaded)."""
+        return _lag(self.slot.last_capture_lsn, self.load)
+
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON: the slot's figures at the top level, then the rest."""
         doc = self.slot.as_dict()
         doc.update(
+            capture_age_seconds=self.slot.capture_age_seconds(),
             tables=[asdict(t) for t in self.tables],
             transform=asdict(self.transform) if self.transform else None,
             load=asdict(self.load) if self.load else None,
+            transform_lag_bytes=self.transform_lag_bytes,
+            load_lag_bytes=self.load_lag_bytes,
             newest_loaded_commit_at=self.newest_loaded_commit_at,
             freshness_seconds=self.freshness_seconds,
             problems=list(self.problems),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default=None,
         description="A folder of model .sql files (one per target) used instead of the "
         "star schema shipped in transformer/sql/ (unset: the shipped one).",
+    )
+    log_format: Literal["text", "json"] | None = Field(
+        default=None,
+        description="How the command line writes events: text lines, or one JSON object a "
+        "line on stderr (unset: text, JSON on AWS Lambda). The --log-format flag overrides.",
     )
     data_dir: Path = Field(
         default=Path("./pgcdc-data"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,52 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already seeded" in again.stdout
+    # the server already ran: its real port, as the first run said, never 0
+    port = _port(data_dir)
+    assert f"(127.0.0.1:{port})" in again.stdout.split("2/8", 1)[0], again.stdout
+    up = subprocess.run(
+        _pgcdc("demo", "up"), env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.strip().endswith(f"on 127.0.0.1:{port}"), up.stdout
+    _check_closing_block(again.stdout, data_dir, port, env)
+
+
+def _port(data_dir: Path) -> int:
+    """The port in the cluster's own DSN file (an independent source)."""
+    dsn = (data_dir / "pg" / "dsn").read_text()
+    port = psycopg.conninfo.conninfo_to_dict(dsn)["port"]
+    return int(str(port))
+
+
+def _check_closing_block(out: str, data_dir: Path, port: int, env: dict[str, str]) -> None:
+    """After "demo done": the query, dashboard and status commands as they can be typed here
+    (the venv's script, or how to activate it), where the server runs and how to stop it.
+    The query and status commands it prints run and succeed."""
+    closing = out.split("demo done", 1)[1]
+    commands = {}
+    for line in closing.splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) >= 2 and Path(words[0]).name == "pgcdc":
+            commands[words[1]] = words
+    assert set(commands) == {"query", "dashboard", "status"}, closing
+    script = Path(commands["status"][0])
+    if str(script) != "pgcdc":  # not on PATH: the venv's script, and how to activate it
+        assert script.resolve() == (Path(sys.executable).parent / "pgcdc").resolve()
+        assert f"source {script.parent}/activate" in closing, closing
+    assert f"PostgreSQL keeps running on 127.0.0.1:{port}" in closing, closing
+    assert str(data_dir / "pg" / "data") in closing, closing
+    assert "`make demo-down`" in closing and "`make clean`" in closing, closing
+    shows = {"query": "snapshot", "status": "public.sales_order"}  # a row of each's output
+    for name, row in shows.items():
+        words = commands[name]
+        run = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", *words[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, f"{words}: {run.stdout}{run.stderr}"
+        assert row in run.stdout, f"{words}: {run.stdout}"

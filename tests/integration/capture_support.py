@@ -73,13 +73,18 @@ def assert_lake_equals_source(dsn: str, raw: Store) -> dict[TableName, int]:
     return counts
 
 
+# The log format the helpers ask for: the tests read the JSON log lines on stderr.
+JSON_LOGS = {"PGCDC_LOG_FORMAT": "json"}
+
+
 def pgcdc(
     *args: str, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run the pgcdc command line in a process of its own."""
+    """Run the pgcdc command line in a process of its own, logging JSON lines (what the
+    tests read) unless ``env`` says otherwise."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
-        env={**os.environ, **env},
+        env={**os.environ, **JSON_LOGS, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -116,7 +121,7 @@ class Following:
     def __enter__(self) -> Following:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", *self.args],
-            env={**os.environ, **self.env},
+            env={**os.environ, **JSON_LOGS, **self.env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -329,11 +329,12 @@ def test_filter_leaves_unmatched_tables_out(pg_dsn: str, slot_name: str) -> None
     assert result(results, "replica_identity").status is Status.OK
 
 
-def test_filter_matching_nothing_warns(pg_dsn: str, slot_name: str) -> None:
+def test_filter_matching_nothing_fails(pg_dsn: str, slot_name: str) -> None:
+    """Capture would run and store nothing, every time: not safe."""
     execute(pg_dsn, "CREATE TABLE item (id int PRIMARY KEY)")
     table_filter = TableFilter(include=("sales.*",))
     check = result(run_checks(pg_dsn, slot=slot_name, table_filter=table_filter), "captured_tables")
-    assert check.status is Status.WARN
+    assert check.status is Status.FAIL
     assert "no table matches the filter (include=['sales.*']" in check.message
     assert check.fix is not None and "PGCDC_TABLES" in check.fix
 
