@@ -40,6 +40,7 @@ from schemas.faults import Point, checkpoint
 from schemas.lsn import Lsn
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import SpecMismatchError, TableSpec
+from schemas.wording import counted
 from storage import Store
 
 log = logging.getLogger("pgcdc.capture")
@@ -87,8 +88,9 @@ class CaptureResult:
         """One line for people."""
         ops = ", ".join(f"{k} {v:,}" for k, v in sorted(self.changes.items())) or "none"
         line = (
-            f"captured {self.rows:,} changes ({ops}) in {self.batches} batches, "
-            f"{self.files} files, {self.bytes_written / 1e6:.1f} MB, {self.seconds:.1f} s "
+            f"captured {counted(self.rows, 'change')} ({ops}) in "
+            f"{counted(self.batches, 'batch', 'batches')}, {counted(self.files, 'file')}, "
+            f"{self.bytes_written / 1e6:.1f} MB, {self.seconds:.1f} s "
             f"({self.rate:,.0f}/s); slot {self.slot} at {self.position}"
         )
         if self.stopped_by_budget:

@@ -32,11 +32,11 @@ from cdc_reader.state import StoreStateStore
 from schemas import layout
 from schemas.errors import PgcdcError, StorageError
 from schemas.lsn import Lsn
-from schemas.processed import Batch
+from schemas.processed import Batch, TransformCheck
 from schemas.settings import Settings, redact_uri
 from schemas.tables import TableName
 from storage import Store
-from transformer.batches import latest_batch
+from transformer.batches import latest_batch, latest_check
 from transformer.rawlog import captured_tables, object_lsn
 from warehouse_loader.duckdb_warehouse import connect_file
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
@@ -212,7 +212,7 @@ def pipeline_status(
     return PipelineStatus(
         slot=found,
         tables=tables,
-        transform=_transform_position(batch),
+        transform=_transform_position(batch, latest_check(processed)),
         load=loaded,
         newest_loaded_commit_at=newest.isoformat() if newest else None,
         freshness_seconds=freshness,
@@ -274,9 +274,12 @@ def _loaded_commit(uri: str, raw: Store, loaded: StepPosition | None) -> dt.date
     return recorded or newest_commit_upto(raw, int(Lsn.parse(loaded.bound)))
 
 
-def _transform_position(batch: Batch | None) -> StepPosition | None:
+def _transform_position(batch: Batch | None, check: TransformCheck | None) -> StepPosition | None:
+    """The newest batch; its bound and time those of a later run that found nothing new."""
     if batch is None:
         return None
+    if check is not None and check.run == batch.run and check.bound > batch.bound:
+        return StepPosition(batch.run, str(Lsn(check.bound)), check.checked_at.isoformat())
     return StepPosition(batch.run, str(Lsn(batch.bound)), batch.created_at.isoformat())
 
 

@@ -12,6 +12,8 @@ A transform run writes new Parquet objects only, then one manifest, the batch, l
   time the batches up to this one hold (``newest_commit``: what the loader records for the
   warehouse's freshness; absent from manifests written before it existed). It is the commit
   point: objects it does not list are leftovers of a crashed run and are never read.
+  A run that finds no new change writes no batch, only ``_state/transform/checked.json``
+  (the bound it read up to and when, for ``pgcdc status``).
 
 A captured table without a key (no primary key, ``REPLICA IDENTITY FULL``: the source key
 covers every column) is a *multiset*: identical rows may exist, and NULLs anywhere. Its state
@@ -84,6 +86,26 @@ class Batch(BaseModel):
     newest_commit: dt.datetime | None = None
     """The newest ``_commit_ts`` among the changes read up to ``bound``, this run's or an
     earlier one's (it never goes backwards); None when none is known (an older manifest)."""
+
+
+class TransformCheck(BaseModel):
+    """The newest transform run that found no new change: the bound it read up to, when.
+
+    Advisory, for ``pgcdc status`` only: the transformer never starts from it (the next
+    batch starts at the table positions of the newest manifest), so losing or rewriting it
+    changes no data. Overwritten by each such run.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run: int
+    """The newest batch when the check ran (0 before the first)."""
+    bound: int
+    checked_at: dt.datetime
+
+
+CHECK_KEY = f"{BATCH_PREFIX}/checked.json"
+"""Where :class:`TransformCheck` lives (beside the manifests' folders, never inside one)."""
 
 
 def batch_key(run: int) -> str:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from schemas.errors import TerminalError
-from schemas.processed import BATCH_PREFIX, BATCH_VERSION, Batch, batch_key
+from schemas.processed import (
+    BATCH_PREFIX,
+    BATCH_VERSION,
+    CHECK_KEY,
+    Batch,
+    TransformCheck,
+    batch_key,
+)
 from storage import Store
 
 
@@ -31,3 +40,19 @@ def save_batch(processed: Store, batch: Batch) -> str:
         raise TerminalError(f"{processed.url(key)} exists: another transformer ran")
     processed.write_bytes(key, batch.model_dump_json(indent=1).encode())
     return key
+
+
+def save_check(processed: Store, check: TransformCheck) -> None:
+    """Record a run that found nothing new (replaces the previous record; idempotent)."""
+    processed.write_bytes(CHECK_KEY, check.model_dump_json().encode())
+
+
+def latest_check(processed: Store) -> TransformCheck | None:
+    """The newest run that found nothing new, or None (none yet, or an unreadable record:
+    it is advisory, so it is ignored rather than refused)."""
+    if not processed.exists(CHECK_KEY):
+        return None
+    try:
+        return TransformCheck.model_validate_json(processed.read_bytes(CHECK_KEY))
+    except ValidationError:
+        return None

@@ -23,23 +23,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.faults import Point, checkpoint
+from schemas.lsn import Lsn
 from schemas.processed import (
     COUNT,
     PREVIOUS,
     Batch,
     Output,
     TableProgress,
+    TransformCheck,
     expand_counts,
     mirror_key,
     target_key,
 )
 from schemas.tables import TableName
+from schemas.wording import counted
 from storage import Store
 from transformer import quality
-from transformer.batches import latest_batch, save_batch
+from transformer.batches import latest_batch, save_batch, save_check
 from transformer.fold import Folded, apply_delta, fold_changes, with_departed
 from transformer.model import Target, load_model
-from transformer.rawlog import capture_bound, captured_tables, read_changes
+from transformer.rawlog import capture_bound, captured_tables, new_objects, read_changes
 from transformer.tablestate import MAX_DELTAS, TableState, sorted_by_key, with_deleted
 from transformer.targets import changed_dimension_rows, iso_4217, run_sql
 
@@ -48,9 +51,11 @@ log = logging.getLogger("pgcdc.transformer")
 
 @dataclass
 class TransformResult:
-    """What a run did (``run`` is None when there was nothing new)."""
+    """What a run did (``run`` is None when there was nothing new; ``checked`` is then the
+    bound it read up to, when the capture had moved on without a captured change)."""
 
     run: int | None = None
+    checked: int | None = None
     changes: int = 0
     tables: int = 0
     rows: dict[str, int] = field(default_factory=dict)
@@ -60,11 +65,13 @@ class TransformResult:
     def describe(self) -> str:
         """One line for a terminal."""
         if self.run is None:
-            return "transform: nothing new"
+            upto = f" up to {Lsn(self.checked)}" if self.checked is not None else ""
+            return f"transform: nothing new{upto}, no batch"
         return (
-            f"transform: batch {self.run}: {self.changes:,} changes of {self.tables} tables "
-            f"→ {sum(self.rows.values()):,} warehouse rows, {self.quarantined} quarantined, "
-            f"in {self.seconds:.2f} s"
+            f"transform: batch {self.run}: {counted(self.changes, 'change')} of "
+            f"{counted(self.tables, 'table')} → "
+            f"{counted(sum(self.rows.values()), 'warehouse row')}, "
+            f"{self.quarantined:,} quarantined, in {self.seconds:.2f} s"
         )
 
 
@@ -114,6 +121,13 @@ def transform(
     if bound is None or (last is not None and bound <= last.bound):
         return TransformResult(seconds=time.monotonic() - began)
     now = now or dt.datetime.now(dt.UTC)
+    if not _has_new_changes(raw, last, bound):
+        # The bound moved on heartbeats or other tables' WAL only: an empty batch would
+        # tell the loader nothing. The next batch starts at the same table positions.
+        check = TransformCheck(run=last.run if last else 0, bound=bound, checked_at=now)
+        save_check(processed, check)
+        log.info("transform: nothing new up to %s, no batch", Lsn(bound))
+        return TransformResult(checked=bound, seconds=time.monotonic() - began)
     ctx = _Run(
         raw,
         processed,
@@ -147,6 +161,16 @@ def transform(
     result.seconds = time.monotonic() - began
     log.info(result.describe(), extra={"run": ctx.run, "changes": result.changes})
     return result
+
+
+def _has_new_changes(raw: Store, last: Batch | None, bound: int) -> bool:
+    """Whether any captured table has an object after its position, up to ``bound`` (an
+    object holds whole capture batches, so one listed is one with a change in range)."""
+    for table in captured_tables(raw):
+        prog = last.tables.get(table.qualified) if last else None
+        if new_objects(raw, table, prog.position if prog else 0, bound):
+            return True
+    return False
 
 
 def _fold_table(ctx: _Run, table: TableName) -> _TableRun | None:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from schemas.errors import LoadError
 from schemas.faults import Point, checkpoint
 from schemas.processed import BATCH_PREFIX, Batch, Output
+from schemas.wording import counted
 from storage import Store
 from warehouse_loader.warehouse import Warehouse
 
@@ -33,10 +34,15 @@ class LoadResult:
 
     def describe(self) -> str:
         """One line for a terminal."""
-        held = f", {len(self.refused)} table batches quarantined" if self.refused else ""
+        held = (
+            f", {counted(len(self.refused), 'table batch', 'table batches')} quarantined"
+            if self.refused
+            else ""
+        )
         return (
-            f"load: {self.batches} batches, {self.rows:,} rows, up to batch {self.loaded_up_to}, "
-            f"{self.audit_failures} audit failures{held}, in {self.seconds:.2f} s"
+            f"load: {counted(self.batches, 'batch', 'batches')}, {counted(self.rows, 'row')}, "
+            f"up to batch {self.loaded_up_to}, "
+            f"{counted(self.audit_failures, 'audit failure')}{held}, in {self.seconds:.2f} s"
         )
 
 

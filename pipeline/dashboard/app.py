@@ -21,10 +21,15 @@ from pipeline import config
 from pipeline.dashboard import health, worldmap
 from pipeline.dashboard.figures import Figures, Panel, read_figures
 from schemas.errors import PgcdcError
+from schemas.lsn import Lsn
 from schemas.settings import Settings, redact_uri
 
 REFRESH_ENV = "PGCDC_DASHBOARD_REFRESH"
 TOP = 10
+FILL_HINT = (
+    "Fill it with `pgcdc run` (capture → transform → load), or `make demo` for the demo "
+    "database; this page picks the figures up on its next refresh."
+)
 
 
 def money(value: Any) -> str:
@@ -49,6 +54,9 @@ def _body(settings: Settings, uri: str) -> None:
     figures = _read(uri)
     if figures is None:
         return
+    if not figures.panel("load_runs").rows:
+        st.info(f"The warehouse {redact_uri(uri)} holds no loaded batch yet. {FILL_HINT}")
+        return
     totals = figures.panel("sales_totals")
     currencies = [str(r[0]) for r in sorted(totals.rows, key=lambda r: -r[3])]
     if not currencies:
@@ -65,7 +73,10 @@ def _read(uri: str) -> Figures | None:
         figures = read_figures(uri)
     except PgcdcError as exc:
         last: Figures | None = st.session_state.get("last_figures")
-        since = last.read_at.strftime("%H:%M:%S UTC") if last else "never"
+        if last is None:  # nothing read yet: say what fills the page, not "read at never"
+            st.info(f"Nothing to show yet: {exc}. {FILL_HINT}")
+            return None
+        since = last.read_at.strftime("%H:%M:%S UTC")
         st.warning(f"Could not read the warehouse: {exc}. Showing the figures read at {since}.")
         return last
     st.session_state["last_figures"] = figures
@@ -127,15 +138,21 @@ def _errors(panel: Panel) -> bool:
 def _revenue_by_month(panel: Panel) -> None:
     if _errors(panel):
         return
-    rows = [{**r, "month": f"{r['year']}-{r['month']:02d}"} for r in panel.records()]
+    # the first day of the month, on a UTC time axis: months without orders leave a gap
+    rows = [{**r, "month": f"{r['year']}-{r['month']:02d}-01"} for r in panel.records()]
+    month = alt.X("month:T", timeUnit="utcyearmonth", title="month", axis=alt.Axis(format="%Y-%m"))
     chart = (
         alt.Chart({"values": rows})
         .mark_line(point=True)
         .encode(
-            x=alt.X("month:O", title="month"),
+            x=month,
             y=alt.Y("revenue:Q", title="revenue"),
             color=alt.Color("currency:N"),
-            tooltip=["month:O", "currency:N", alt.Tooltip("revenue:Q", format=",.2f")],
+            tooltip=[
+                alt.Tooltip("month:T", timeUnit="utcyearmonth", format="%Y-%m"),
+                "currency:N",
+                alt.Tooltip("revenue:Q", format=",.2f"),
+            ],
         )
         .properties(height=260)
     )
@@ -174,17 +191,21 @@ def _bars(panel: Panel, field: str, currency: str, title: str) -> None:
         totals[str(r[field])] += r["revenue"]
     top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
     rows = [{field: k, "revenue": v} for k, v in top]
+    # every bar keeps its label: no overlap pruning, no truncation, a row's height each
+    labels = alt.Axis(labelOverlap=False, labelLimit=0, labelFontSize=12)
     chart = (
         alt.Chart({"values": rows})
         .mark_bar()
         .encode(
             x=alt.X("revenue:Q", title=f"revenue ({currency})"),
-            y=alt.Y(f"{field}:N", sort="-x", title=None),
+            y=alt.Y(f"{field}:N", sort="-x", title=None, axis=labels),
             tooltip=[f"{field}:N", alt.Tooltip("revenue:Q", format=",.2f")],
         )
-        .properties(height=30 * max(len(rows), 3))
+        .properties(height=alt.Step(26))
     )
     st.altair_chart(chart, width="stretch")
+    if len(totals) > len(top):
+        st.caption(f"The {len(top)} largest of {len(totals)} by revenue in {currency}.")
 
 
 def _departments(panel: Panel, currency: str) -> None:
@@ -225,7 +246,7 @@ def _health(figures: Figures, settings: Settings) -> None:
         st.table(
             {
                 "batch": [str(r[0]) for r in runs.rows],
-                "bound": [str(r[1]) for r in runs.rows],
+                "bound": [str(Lsn(int(r[1]))) for r in runs.rows],
                 "loaded at (UTC)": [f"{r[2]:%Y-%m-%d %H:%M:%S}" for r in runs.rows],
             }
         )

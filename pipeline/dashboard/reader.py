@@ -49,7 +49,7 @@ def read_only(uri: str) -> Iterator[Query]:
 def _duckdb(uri: str) -> Iterator[Query]:
     path = duckdb_path(uri)
     if not path.exists():
-        raise ConfigurationError(f"warehouse file {path} does not exist yet: run `pgcdc load`")
+        raise ConfigurationError(f"warehouse file {path} does not exist yet")
     con = _connect_duckdb(path)
     try:
 

@@ -3,9 +3,10 @@
 The country outlines and centre points come from the ``countryinfo`` package (MIT; per
 country GeoJSON at Natural Earth's coarse scale, ISO codes and a centre latitude/longitude),
 installed with pgcdc, so the map draws from data in the page itself: no tile server, no CDN
-topojson. Vega-Lite (bundled in Streamlit's front end) projects it. Countries with revenue are
-shaded and also marked by a circle at their centre sized by revenue, because small states and
-islands (San Marino, the Cayman Islands…) have no outline in the data set.
+topojson. Vega-Lite (bundled in Streamlit's front end) projects it. Revenue has one encoding,
+colour, on one scale with one legend: countries with an outline are shaded; the countries
+without one (small states and islands: San Marino, the Cayman Islands…) get a dot at their
+centre in the same colour.
 """
 
 from __future__ import annotations
@@ -85,10 +86,13 @@ def has_outline(name: str) -> bool:
 
 
 def map_rows(by_country: dict[str, float]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Circle rows (country, lat, lon, revenue) for the countries found; names not found."""
+    """Dot rows (country, lat, lon, revenue) for the countries found that have no outline to
+    shade; the names not found."""
     rows, unknown = [], []
     for country, revenue in sorted(by_country.items()):
         info = find_country(country)
+        if info is not None and has_outline(country):
+            continue
         latlng = (info or {}).get("latlng") or []
         if len(latlng) == 2:
             lat, lon = latlng
@@ -116,6 +120,10 @@ def revenue_map(
     ]
     circles, unknown = map_rows(by_country)
     title = f"revenue ({currency})"
+    colour = alt.Scale(scheme="blues")
+    legend = alt.Legend(
+        orient="bottom", direction="horizontal", gradientLength=360, format="~s", titleLimit=0
+    )
     base = alt.Chart({"values": world}).mark_geoshape(
         fill="#e4e4e4", stroke="white", strokeWidth=0.3
     )
@@ -123,7 +131,7 @@ def revenue_map(
         alt.Chart({"values": features})
         .mark_geoshape(stroke="white", strokeWidth=0.3)
         .encode(
-            color=alt.Color("properties.revenue:Q", title=title, scale=alt.Scale(scheme="blues")),
+            color=alt.Color("properties.revenue:Q", title=title, scale=colour, legend=legend),
             tooltip=[
                 alt.Tooltip("properties.country:N", title="country"),
                 alt.Tooltip("properties.revenue:Q", title=title, format=",.2f"),
@@ -132,11 +140,11 @@ def revenue_map(
     )
     dots = (
         alt.Chart({"values": circles})
-        .mark_circle(color="#d9480f", opacity=0.75, stroke="white", strokeWidth=0.5)
+        .mark_circle(size=70, opacity=1, stroke="#555", strokeWidth=0.8)
         .encode(
             longitude="lon:Q",
             latitude="lat:Q",
-            size=alt.Size("revenue:Q", title=title, scale=alt.Scale(range=[30, 600])),
+            color=alt.Color("revenue:Q", title=title, scale=colour, legend=legend),
             tooltip=[
                 alt.Tooltip("country:N"),
                 alt.Tooltip("revenue:Q", title=title, format=",.2f"),

@@ -5,13 +5,18 @@ value to the cent.
 The queries follow reference/totesys.md, not the dashboard's or the transformer's SQL:
 revenue is units_sold × unit_price of the orders as they are now, per currency, never summed
 across currencies; payments outstanding are the payments not paid. A bar chart headed
-"Top 10 …" keeps the ten largest (ties by name).
+"Top 10 …" keeps the ten largest (ties by name), and says under it how many it left out.
+
+How the page draws is checked as well: the month axis is a time axis (a missing month leaves
+a gap), every bar has its label shown, the map encodes revenue once (colour, one legend that
+fits on the page), and the last-runs table shows bounds as LSNs (``X/Y``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +77,8 @@ class SourceFigures:
     by_country: dict[str, tuple[int, Decimal]]
     bars: dict[str, dict[str, Decimal]]
     unpaid: dict[str, tuple[int, Decimal]]
+    ranked: dict[str, int] = field(default_factory=dict)
+    """Bar chart heading → how many labels the source ranks (before keeping the top)."""
 
     def map_heading(self) -> str:
         return f"Revenue by delivery country ({self.currency})"
@@ -84,15 +91,18 @@ class SourceFigures:
 def source_figures(source: Query, currency: str) -> SourceFigures:
     """Every figure the page shows for ``currency``, computed from the source database."""
     bar_figures: dict[str, dict[str, Decimal]] = {}
+    counts: dict[str, int] = {}
     for heading, (text, keep) in BARS.items():
         ranked = sorted(source(text, (currency,)), key=lambda r: (-r[1], r[0]))
         bar_figures[f"{heading} ({currency})"] = dict(ranked[:keep])
+        counts[f"{heading} ({currency})"] = len(ranked)
     return SourceFigures(
         currency=currency,
         by_month={(m, c): rev for m, c, rev in source(BY_MONTH)},
         by_country={k: (n, rev) for k, n, rev in source(BY_COUNTRY, (currency,))},
         bars=bar_figures,
         unpaid={c: (n, amount) for c, n, amount in source(UNPAID)},
+        ranked=counts,
     )
 
 
@@ -109,11 +119,52 @@ def chart_differences(charts: list[Chart], want: SourceFigures) -> list[str]:
         elif chart.heading in want.bars:
             out += _titled(chart, f"revenue ({want.currency})")
             out += differences(chart.heading, bars(chart), want.bars[chart.heading])
+            out += _unlabelled_bars(chart, want.bars[chart.heading])
     return out
+
+
+def _unlabelled_bars(chart: Chart, want: dict[str, Decimal]) -> list[str]:
+    """Every bar's label is drawn and not pruned as overlapping (the untitled label axis)."""
+    axis = chart.axis(None)
+    if axis is None:
+        return [f"{chart.heading}: no label axis"]
+    shown = {label["text"] for label in axis["labels"] if label["shown"]}
+    return [f"{chart.heading}: bar {k!r} has no label shown" for k in sorted(want.keys() - shown)]
+
+
+def caption_differences(body: str, want: SourceFigures) -> list[str]:
+    """A top-N chart that leaves labels out says how many of how many it shows."""
+    out = []
+    for heading, figures in want.bars.items():
+        total = want.ranked[heading]
+        line = f"The {len(figures)} largest of {total} by revenue in {want.currency}."
+        if total > len(figures) and line not in body:
+            out.append(f"{heading}: no caption {line!r}")
+    return out
+
+
+def runs_differences(tables: list[dict[str, Any]], bounds: dict[str, str]) -> list[str]:
+    """The last-runs table: batch → bound, as LSNs (``X/Y``), as the manifests record them."""
+    table = [t for t in tables if t["head"][-3:] == ["batch", "bound", "loaded at (UTC)"]]
+    if len(table) != 1:
+        return [f"last runs: {len(table)} tables"]
+    seen = keyed("last runs", [(r[-3], r[-2]) for r in table[0]["rows"]])
+    out = [f"last runs: bound {b!r} is not an LSN" for b in seen.values() if not _LSN.match(b)]
+    return out + differences("last runs", seen, bounds)
+
+
+_LSN = re.compile(r"^[0-9A-F]+/[0-9A-F]+$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
 def _month_differences(chart: Chart, want: SourceFigures) -> list[str]:
     out = _titled(chart, "month", "revenue", "currency")
+    if chart.scales.get("x") not in ("time", "utc"):
+        out.append(f"{MONTH_CHART}: month axis is {chart.scales.get('x')}, not a time axis")
+    axis = chart.axis("month")
+    labels = [a["text"] for a in axis["labels"] if a["shown"]] if axis else []
+    if not labels or labels != sorted(set(labels)) or not all(_MONTH.match(t) for t in labels):
+        out.append(f"{MONTH_CHART}: month labels {labels} are not increasing YYYY-MM months")
     lines = month_line(chart)
     if len(lines) != 2:
         out.append(f"{MONTH_CHART}: marks {list(chart.marks)}, not a line and its points")
@@ -123,19 +174,40 @@ def _month_differences(chart: Chart, want: SourceFigures) -> list[str]:
 
 
 def _map_differences(chart: Chart, want: SourceFigures) -> list[str]:
-    """Every placeable country has a dot sized by its revenue; every one with an outline is
-    shaded in the colour the page's scale gives its revenue."""
+    """Revenue is encoded once, in colour: every country with an outline is shaded, every
+    other placeable one has a dot, each in the colour the page's scale gives its revenue;
+    no size scale; one colour legend, inside the part of the chart the page shows."""
     shaded, dots = map_layers(chart)
     revenue = {country: rev for country, (_n, rev) in want.by_country.items()}
-    placeable = {c: r for c, r in revenue.items() if worldmap.find_country(c)}
-    colours = {
-        c: chart.color_of.get(float(r), "no colour")
-        for c, r in revenue.items()
-        if worldmap.has_outline(c)
-    }
+    colour = {c: chart.color_of.get(float(r), "no colour") for c, r in revenue.items()}
+    outlined = {c: v for c, v in colour.items() if worldmap.has_outline(c)}
+    dotted = {c: v for c, v in colour.items() if worldmap.find_country(c) and c not in outlined}
     out = _titled(chart, f"revenue ({want.currency})")
-    out += differences(f"{chart.heading} dots", dots, placeable)
-    out += differences(f"{chart.heading} shading", shaded, colours)
+    out += differences(f"{chart.heading} dots", dots, dotted)
+    out += differences(f"{chart.heading} shading", shaded, outlined)
+    if chart.scales.get("size") is not None:
+        out.append(f"{chart.heading}: revenue also encoded as size")
+    return out + _legend_differences(chart, f"revenue ({want.currency})")
+
+
+def _legend_differences(chart: Chart, title: str) -> list[str]:
+    """One gradient legend titled ``title``, its labels shown, wholly inside the shown box."""
+    legends = chart.legends()
+    if len(legends) != 1 or legends[0]["title"] != title or not legends[0]["gradient"]:
+        got = [(g["title"], g["gradient"]) for g in legends]
+        return [f"{chart.heading}: legends {got}, not one colour gradient titled {title!r}"]
+    box, area = legends[0]["bounds"], chart.shown
+    out = []
+    if not all(label["shown"] for label in legends[0]["labels"]) or not legends[0]["labels"]:
+        out.append(f"{chart.heading}: legend labels {legends[0]['labels']} not all shown")
+    inside = (
+        box["x1"] >= area["x1"] - 0.5
+        and box["y1"] >= area["y1"] - 0.5
+        and box["x2"] <= area["x2"] + 0.5
+        and box["y2"] <= area["y2"] + 0.5
+    )
+    if not inside:
+        out.append(f"{chart.heading}: legend {box} cut by the chart's box {area}")
     return out
 
 

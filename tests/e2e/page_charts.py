@@ -31,6 +31,11 @@ READ_CHARTS = """(probe) => {
   };
   const scaleOf = (view, name) => { try { return view.scale(name); } catch (e) { return null; } };
   const discrete = (s) => ["band", "point", "ordinal"].includes(s.type);
+  const temporal = (s) => ["time", "utc"].includes(s.type);
+  const month = (t) => {  // the UTC month a time-scale position stands for ("YYYY-MM")
+    const d = new Date(+t + 43200000);  // half a day: a pixel's rounding never crosses a month
+    return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
+  };
   const category = (s, pos) => {
     const half = (s.bandwidth ? s.bandwidth() : 0) / 2;
     const hits = s.domain().filter((d) => Math.abs(s(d) + half - pos) <= Math.max(half, 0.5));
@@ -41,6 +46,7 @@ READ_CHARTS = """(probe) => {
     const x = scaleOf(view, "x"), y = scaleOf(view, "y");
     const size = scaleOf(view, "size"), colour = scaleOf(view, "color");
     if (x) r.x = discrete(x) ? category(x, item.x + (item.width || 0) / 2)
+      : temporal(x) ? month(x.invert(item.x))
       : x.invert(item.x + (type === "rect" ? item.width : 0));
     if (x && type === "rect" && !discrete(x)) r.x_start = x.invert(item.x);
     if (y) r.y = discrete(y) ? category(y, item.y + (item.height || 0) / 2) : y.invert(item.y);
@@ -51,8 +57,25 @@ READ_CHARTS = """(probe) => {
     if (item.tooltip) r.tooltip = item.tooltip;
     return r;
   };
+  // an axis or legend group: its title, its labels (shown: not hidden by overlap pruning)
+  const guide = (group, kind) => {
+    const out = {kind, title: null, labels: [], gradient: false, bounds: group.bounds};
+    const walk = (node) => {
+      if (!node || !node.items) return;
+      for (const item of node.items) {
+        if (node.role === `${kind}-title`) out.title = item.text;
+        if (node.role === `${kind}-label`) {
+          out.labels.push({text: item.text, shown: item.opacity !== 0});
+        }
+        if (node.role === "legend-gradient") out.gradient = true;
+        walk(item);
+      }
+    };
+    walk(group);
+    return out;
+  };
   const collect = (view) => {
-    const marks = {}, titles = [];
+    const marks = {}, titles = [], guides = [];
     const walk = (node) => {
       if (!node || !node.items) return;
       if (node.marktype && node.role === "mark" && node.name) {
@@ -62,11 +85,21 @@ READ_CHARTS = """(probe) => {
       if (node.role === "axis-title" || node.role === "legend-title") {
         for (const item of node.items) titles.push(item.text);
       }
+      if (node.role === "axis" || node.role === "legend") {
+        for (const item of node.items) guides.push(guide(item, node.role));
+      }
       for (const item of node.items) walk(item);
     };
     walk(view.scenegraph().root);
-    return {marks, titles};
+    return {marks, titles, guides};
   };
+  // the part of the view's coordinates the page shows (the chart element's box)
+  const shown = (el, view) => {
+    const box = el.getBoundingClientRect(), origin = view.origin();
+    return {x1: -origin[0], y1: -origin[1], x2: box.width - origin[0], y2: box.height - origin[1]};
+  };
+  const types = (view) => Object.fromEntries(["x", "y", "color", "size"].map(
+    (n) => [n, scaleOf(view, n)?.type ?? null]));
   const out = [];
   let heading = null;
   for (const el of document.querySelectorAll('h3, [data-testid="stVegaLiteChart"]')) {
@@ -75,7 +108,8 @@ READ_CHARTS = """(probe) => {
     if (!view) { out.push({heading, drawn: false}); continue; }
     const colour = scaleOf(view, "color");
     const colorOf = colour && !discrete(colour) ? probe.map((v) => colour(v)) : null;
-    out.push({heading, drawn: true, colorOf, ...collect(view)});
+    out.push({heading, drawn: true, colorOf, scales: types(view), shown: shown(el, view),
+              ...collect(view)});
   }
   return out;
 }"""
@@ -89,6 +123,24 @@ class Chart:
     titles: list[str]
     marks: dict[str, dict[str, Any]]
     color_of: dict[float, str] = field(default_factory=dict)
+    scales: dict[str, str | None] = field(default_factory=dict)
+    """Scale type by channel (x, y, color, size; None when the chart has no such scale)."""
+    guides: list[dict[str, Any]] = field(default_factory=list)
+    """Every axis and legend: kind, title, labels (text, shown), gradient, bounds."""
+    shown: dict[str, float] = field(default_factory=dict)
+    """The box of view coordinates the page shows (x1, y1, x2, y2)."""
+
+    def axis(self, title: str | None) -> dict[str, Any] | None:
+        """The labelled axis with this title (None: the untitled one), or None (a grid is
+        drawn as an axis of its own, without labels)."""
+        found = [
+            g for g in self.guides if g["kind"] == "axis" and g["title"] == title and g["labels"]
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def legends(self) -> list[dict[str, Any]]:
+        """Every legend of the chart."""
+        return [g for g in self.guides if g["kind"] == "legend"]
 
     def items(self, *types: str) -> dict[str, list[dict[str, Any]]]:
         """The readings of every mark of these mark types, by mark name."""
@@ -106,7 +158,17 @@ def read_charts(page: Any, probe: list[float]) -> list[Chart] | None:
         if not c["drawn"]:
             return None
         colours = dict(zip(probe, c["colorOf"] or (), strict=False))
-        charts.append(Chart(c["heading"] or "", c["titles"], c["marks"], colours))
+        charts.append(
+            Chart(
+                c["heading"] or "",
+                c["titles"],
+                c["marks"],
+                colours,
+                scales=c["scales"],
+                guides=c["guides"],
+                shown=c["shown"],
+            )
+        )
     return charts
 
 
@@ -126,13 +188,13 @@ def bars(chart: Chart) -> dict[str, float]:
     return keyed(chart.heading, [(i["y"], i["x"]) for i in items])
 
 
-def map_layers(chart: Chart) -> tuple[dict[str, str], dict[str, float]]:
-    """Shaded countries → fill colour, and dotted countries → revenue (size scale inverted)."""
+def map_layers(chart: Chart) -> tuple[dict[str, str], dict[str, str]]:
+    """Shaded countries → fill colour, and dotted countries → fill colour."""
     shaded = [i for v in chart.items("shape").values() for i in v if "tooltip" in i]
     dots = [i for v in chart.items("symbol").values() for i in v]
     return (
         keyed("shaded countries", [(i["tooltip"]["country"], i["color"]) for i in shaded]),
-        keyed("dots", [(i["tooltip"]["country"], i["size"]) for i in dots]),
+        keyed("dots", [(i["tooltip"]["country"], i["color"]) for i in dots]),
     )
 
 

@@ -36,14 +36,20 @@ import pytest
 
 from pipeline import config, service
 from pipeline.demo import init_demo
+from schemas.lsn import Lsn
+from schemas.processed import BATCH_PREFIX
 from schemas.settings import Settings
+from storage import open_store
 from tests.e2e.chart_oracle import (
     SourceFigures,
+    caption_differences,
     chart_differences,
+    runs_differences,
     source_figures,
     table_differences,
 )
 from tests.e2e.page_charts import read_charts
+from transformer.batches import read_batch
 
 pytestmark = pytest.mark.e2e
 
@@ -295,7 +301,7 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
     assert seen["metrics"]["Last load"].endswith(" ago"), seen["body"]
     password = str(psycopg.conninfo.conninfo_to_dict(dsn).get("password") or "")
     assert not password or password not in seen["body"]
-    _charts_agree(page, source_figures(partial(source, dsn), currency))
+    _charts_agree(page, source_figures(partial(source, dsn), currency), _bounds(settings))
     _screenshot(page, request, "before")
 
     (new_id,) = source(dsn, NEW_ORDER, (NEW_UNITS, NEW_PRICE, currency, country))[0]
@@ -319,21 +325,32 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
         if code != currency:
             assert seen["metrics"][f"Revenue {code}"] == money(rev)
     assert new_id is not None
-    _charts_agree(page, source_figures(partial(source, dsn), currency))
+    _charts_agree(page, source_figures(partial(source, dsn), currency), _bounds(settings))
     _screenshot(page, request, "after")
     assert outside == [], f"the page called out to the network: {outside}"
 
 
-def _charts_agree(page: Any, want: SourceFigures) -> None:
-    """Every chart and table on the page equals the source's figures. The page redraws on
-    each refresh, so it is read until it agrees; the last reading's differences fail the test."""
+def _bounds(settings: Settings) -> dict[str, str]:
+    """Batch → its bound as an LSN (``X/Y``), from the processed store's manifests."""
+    processed = open_store(settings.processed_uri)
+    keys = [k for k in processed.list_keys(BATCH_PREFIX) if k.endswith(".batch.json")]
+    batches = [read_batch(processed, k) for k in keys]
+    return {str(b.run): str(Lsn(b.bound)) for b in batches}
+
+
+def _charts_agree(page: Any, want: SourceFigures, bounds: dict[str, str]) -> None:
+    """Every chart and table on the page equals the source's figures (and the last-runs
+    table the manifests' bounds). The page redraws on each refresh, so it is read until it
+    agrees; the last reading's differences fail the test."""
     deadline = time.monotonic() + 60
     problems = ["no chart drawn"]
     while time.monotonic() < deadline:
         charts = read_charts(page, want.probe())
         if charts is not None:
-            tables = page.evaluate(READ_PAGE)["tables"]
-            problems = chart_differences(charts, want) + table_differences(tables, want)
+            seen = page.evaluate(READ_PAGE)
+            problems = chart_differences(charts, want) + table_differences(seen["tables"], want)
+            problems += caption_differences(seen["body"], want)
+            problems += runs_differences(seen["tables"], bounds)
             if not problems:
                 break
         page.wait_for_timeout(500)
@@ -346,6 +363,32 @@ def _screenshot(page: Any, request: pytest.FixtureRequest, state: str) -> None:
     path = ARTEFACTS / f"{name}-{state}.png"
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
+
+
+def test_empty_warehouse_says_what_fills_it(
+    settings: Settings,
+    dashboard: str,
+    browser_page: tuple[Any, list[str]],
+    request: pytest.FixtureRequest,
+) -> None:
+    """Before any load (a DuckDB file not created yet; a PostgreSQL database without the
+    loader's tables) the page says so once and names the command that fills it: no "read at
+    never", no chart, no per-panel error. After a pipeline run the figures appear."""
+    page, outside = browser_page
+    page.goto(dashboard)
+    seen = _wait_for(page, lambda s: "pgcdc run" in s["body"], "the empty state")
+    page.wait_for_timeout(2 * REFRESH_SECONDS * 1000)  # a refresh later, still the same
+    seen = page.evaluate(READ_PAGE)
+    assert "Fill it with pgcdc run" in seen["body"], seen["body"]
+    assert "never" not in seen["body"], seen["body"]
+    assert "Not available yet" not in seen["body"], seen["body"]
+    assert seen["charts"] == [] and seen["metrics"] == {}, seen
+    _screenshot(page, request, "empty")
+
+    run_pipeline(settings)
+    seen = _wait_for(page, lambda s: "Current orders" in s["metrics"], "figures after a run")
+    assert "pgcdc run" not in seen["body"], seen["body"]
+    assert outside == [], f"the page called out to the network: {outside}"
 
 
 def test_reader_waits_out_then_reports_a_writer_lock(tmp_path: Path) -> None:

@@ -75,20 +75,21 @@ def test_each_batch_records_the_newest_commit_and_freshness_reads_it(
     later = first + dt.timedelta(seconds=7)
     assert status.warehouse_freshness(warehouse_uri, now=later) == 7.0
 
-    # A run with no change (capture only moved past its heartbeat) keeps the previous
-    # value: freshness never goes backwards, nor to unknown.
+    # A run with no change (capture only moved past its heartbeat) writes no batch (issue
+    # 14 item 9) and so keeps the previous value: freshness never goes backwards, nor to
+    # unknown.
     p.capture()
     transformed = p.transform()
-    assert transformed.run == 2 and transformed.changes == 0
-    assert _load_state(p)[-1] == (1, first)  # not loaded yet
-    assert p.load().batches == 1
-    assert _load_state(p) == [(1, first), (2, first)]
+    assert transformed.run is None and transformed.changes == 0
+    assert p.load().batches == 0
+    assert _load_state(p) == [(1, first)]
+    assert status.warehouse_newest_commit(warehouse_uri) == first
 
     p.source("UPDATE a SET v = 'z' WHERE id = 7")
     p.cycle()
     newest = _raw_newest(p, "a")
     assert newest > first
-    assert _load_state(p)[-1] == (3, newest)
+    assert _load_state(p)[-1] == (2, newest)
     assert status.warehouse_newest_commit(warehouse_uri) == newest
 
 
@@ -126,9 +127,12 @@ def test_an_old_load_state_table_is_upgraded_and_old_manifests_load(
 
     p.source("UPDATE a SET v = 'y' WHERE id = 3")
     p.cycle()
-    p.cycle()  # no change, a new batch: the upgraded table is used again as it is
+    middle = _raw_newest(p, "a")
+    p.source("UPDATE a SET v = 'z' WHERE id = 4")
+    p.cycle()  # a second batch: the upgraded table is used again as it is
     newest = _raw_newest(p, "a")
-    assert _load_state(p) == [(0, None), (1, None), (2, newest), (3, newest)]
+    assert newest > middle
+    assert _load_state(p) == [(0, None), (1, None), (2, middle), (3, newest)]
     assert status.warehouse_newest_commit(warehouse_uri) == newest
     found = status.pipeline_status(pg_dsn, p.raw, p.processed, warehouse_uri, settings)
     assert found.newest_loaded_commit_at == newest.isoformat()
