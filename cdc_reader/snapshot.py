@@ -42,7 +42,7 @@ from cdc_reader.source import connect, translate
 from cdc_reader.state import Position, StoreStateStore
 from cdc_reader.tablebatch import NONFINITE_COLUMN
 from schemas import layout
-from schemas.errors import SourceError, TransientError
+from schemas.errors import SourceError, StorageError, TransientError
 from schemas.faults import Point, checkpoint
 from schemas.lsn import Lsn
 from schemas.pgtypes import PgKind, arrow_field, column_type, source_types_metadata
@@ -430,10 +430,10 @@ class _Copier:
             except TransientError as exc:
                 attempts += 1
                 if attempts < 3:
-                    log.warning("snapshot worker lost its connection, retrying: %s", exc)
+                    log.warning("snapshot worker %s, retrying: %s", _what_failed(exc), exc)
                     continue
                 self._fail(exc)
-            except BaseException as exc:  # handed to the main thread, which raises it
+            except BaseException as exc:  # terminal: handed to the main thread, which raises it
                 self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
@@ -663,3 +663,8 @@ def _write_manifest(
     }
     raw.write_bytes(f"{prefix}/{MANIFEST}", json.dumps(doc).encode())
     result.rows.setdefault(str(spec.table), 0)
+
+
+def _what_failed(exc: TransientError) -> str:
+    """What a worker's transient failure was, for the line logged before it tries again."""
+    return "could not use the raw store" if isinstance(exc, StorageError) else "lost its connection"

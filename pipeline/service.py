@@ -17,7 +17,7 @@ from cdc_reader.capture import CaptureOptions, CaptureResult, Progress, drain
 from cdc_reader.snapshot import Progress as SnapshotProgress
 from cdc_reader.snapshot import SnapshotOptions, SnapshotResult, snapshot
 from pipeline import config
-from schemas.errors import TransientError
+from schemas.errors import SourceUnreachableError, TransientError
 from schemas.settings import Settings
 from schemas.tables import TableName
 from storage import Store, open_store
@@ -26,11 +26,20 @@ from warehouse_loader.loader import LoadResult, load, open_warehouse
 
 log = logging.getLogger("pgcdc")
 
+CAPTURE_ATTEMPTS = 5
+"""Tries of one capture while it fails transiently (waits 1, 2, 4, 8 s: ~15 s in all)."""
+UNREACHABLE_ATTEMPTS = 3
+"""Tries of one capture while the source cannot be reached at all (connection refused or timed
+out: most often a wrong host or port): waits of 1 s and 2 s, then exit 75."""
+
 
 def raw_store(settings: Settings) -> Store:
     """The raw change store the settings name."""
     return open_store(
-        settings.raw_uri, endpoint_url=settings.s3_endpoint_url, region=settings.aws_region
+        settings.raw_uri,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.aws_region,
+        name="raw store",
     )
 
 
@@ -46,26 +55,40 @@ def capture_once(
     options: CaptureOptions,
     progress: Progress | None = None,
     *,
-    attempts: int = 5,
+    attempts: int = CAPTURE_ATTEMPTS,
 ) -> CaptureResult:
     """Drain the slot once (what the scheduled function runs).
 
     Transient failures (connection loss, throttling) are retried with exponential backoff,
-    capped at 30 s between tries; every retry reconciles and rewrites the same objects.
+    capped at 30 s between tries; every retry reconciles and rewrites the same objects. A
+    source that cannot be reached is tried only :data:`UNREACHABLE_ATTEMPTS` times. Terminal
+    errors (bad credentials, an unknown host, a store path that cannot be written) are
+    raised at once. Each wait logs one WARNING naming the attempt, the wait and the error.
     """
     dsn, raw = config.source_dsn(settings), raw_store(settings)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
-        stop=tenacity.stop_after_attempt(attempts),
+        stop=lambda state: state.attempt_number >= _attempts_for(state, attempts),
         wait=tenacity.wait_exponential(multiplier=1, max=30),
         before_sleep=lambda state: log.warning(
-            "capture attempt %d failed, retrying: %s",
+            "capture attempt %d of %d failed, trying again in %.0f s: %s",
             state.attempt_number,
+            _attempts_for(state, attempts),
+            state.next_action.sleep if state.next_action else 0.0,
             state.outcome.exception() if state.outcome else "?",
         ),
         reraise=True,
     )
     return retrying(drain, dsn, raw, options, progress=progress)
+
+
+def _attempts_for(state: tenacity.RetryCallState, attempts: int) -> int:
+    """How many tries the error of the attempt just made allows (fewer for an unreachable
+    source: waiting long for a wrong port helps no one)."""
+    failed = state.outcome.exception() if state.outcome else None
+    if isinstance(failed, SourceUnreachableError):
+        return min(attempts, UNREACHABLE_ATTEMPTS)
+    return attempts
 
 
 def capture_follow(
@@ -132,7 +155,10 @@ def _stop_on_signals() -> threading.Event:
 def processed_store(settings: Settings) -> Store:
     """The processed store the settings name."""
     return open_store(
-        settings.processed_uri, endpoint_url=settings.s3_endpoint_url, region=settings.aws_region
+        settings.processed_uri,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.aws_region,
+        name="processed store",
     )
 
 

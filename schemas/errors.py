@@ -1,8 +1,10 @@
 """The one exception tree of pgcdc, grouped by what the caller should do.
 
 - :class:`TerminalError`: retrying will not help (bad credentials, missing privilege,
-  missing plugin, slot held by someone else). Exit non-zero with one clear line.
-- :class:`TransientError`: retry with backoff (connection loss, throttling, S3 5xx).
+  missing plugin, slot held by someone else, a store path that cannot be written, an unknown
+  host name). Exit non-zero with one clear line.
+- :class:`TransientError`: retry with backoff (connection refused or lost, throttling, S3
+  5xx).
 - :class:`SkippableError`: one bad row; quarantine it and go on with the rest.
 - :class:`ConfigurationError`: the settings are wrong; nothing was attempted.
 
@@ -56,6 +58,11 @@ class DecodeError(TerminalError):
         self.column = column
 
 
+class SourceUnreachableError(TransientError):
+    """The source server could not be reached (connection refused, no route, timed out):
+    worth a few brief tries, not a long wait. Names host and port, never the password."""
+
+
 class StorageError(TransientError):
     """A storage operation failed in a way that may succeed on retry."""
 
@@ -74,5 +81,7 @@ class LoadError(SkippableError):
 
 
 class StorageDeniedError(TerminalError):
-    """The object store refused an operation in a way retrying will not fix (access denied,
-    unknown or expired credentials); names the store URL and key."""
+    """A store refused an operation in a way retrying will not fix; names the store and the
+    object or path. On S3: access denied, unknown or expired credentials. On a local path:
+    no permission, a read-only file system, or a path that cannot exist (a parent that is a
+    file or cannot be created, such as ``/proc/x``)."""

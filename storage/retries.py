@@ -17,13 +17,16 @@ Two layers, because each catches what the other cannot:
   whole operation is safe.
 
 :func:`storage_error` turns an ``OSError`` into the error tree of :mod:`schemas.errors`:
-refusals that retrying cannot fix (access denied, bad credentials) become
-:class:`~schemas.errors.StorageDeniedError` (terminal), anything else
-:class:`~schemas.errors.StorageError` (transient).
+refusals that retrying cannot fix become :class:`~schemas.errors.StorageDeniedError`
+(terminal), anything else :class:`~schemas.errors.StorageError` (transient). On S3 those are
+access denied and bad credentials; on a local path (:func:`is_permanent_local`) no
+permission, a read-only file system, a parent that is a file, and a folder that cannot be
+created (``/proc/x``). Nothing above the store retries a terminal error.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from collections.abc import Callable
@@ -60,17 +63,52 @@ def s3_retry_strategy(attempts: int = REQUEST_ATTEMPTS) -> pafs.S3RetryStrategy:
     return pafs.AwsDefaultS3RetryStrategy(max_attempts=attempts)
 
 
+# errno values of a local path that no retry can change: no permission, a read-only file
+# system, a parent that is a file (ENOTDIR, or EEXIST from creating a folder where a file is),
+# a folder where a file goes, a name too long, a loop of symbolic links.
+_PERMANENT_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOTDIR,
+        errno.EEXIST,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+    }
+)
+
+
 def is_denied(exc: BaseException) -> bool:
-    """Whether a storage failure is a refusal retrying cannot fix (credentials, access)."""
+    """Whether an S3 failure is a refusal retrying cannot fix (credentials, access)."""
     return bool(_DENIED.search(str(exc)))
 
 
-def storage_error(exc: OSError, doing: str, url: str) -> StorageError | StorageDeniedError:
-    """The pgcdc error for an ``OSError`` of ``doing`` (``"read"``, ``"write"``…) at ``url``:
-    one line naming the operation and the object, terminal or transient as classified."""
+def is_permanent_local(exc: OSError, doing: str) -> bool:
+    """Whether a local file system failure of ``doing`` is one retrying cannot fix.
+
+    A missing path counts only for a write: the store creates the folders it writes into,
+    so a folder still missing is one that cannot be created (``/proc/x``), while a missing
+    object on a read is the caller's business (``FileNotFoundError``)."""
+    if exc.errno in _PERMANENT_ERRNOS:
+        return True
+    return exc.errno == errno.ENOENT and doing == "write"
+
+
+def storage_error(
+    exc: OSError, doing: str, url: str, *, local: bool = False, store: str | None = None
+) -> StorageError | StorageDeniedError:
+    """The pgcdc error for an ``OSError`` of ``doing`` (``"read"``, ``"write"``…) at ``url``
+    of a ``local`` store or not, named ``store`` (``"raw store"``) if given: one line naming
+    the operation, the store and the object, terminal or transient as classified."""
     detail = " ".join(str(exc).split()) or type(exc).__name__
-    message = f"cannot {doing} {url}: {detail}"
-    return StorageDeniedError(message) if is_denied(exc) else StorageError(message)
+    where = f"{url} ({store})" if store else url
+    message = f"cannot {doing} {where}: {detail}"
+    terminal = is_permanent_local(exc, doing) if local else is_denied(exc)
+    if terminal:
+        return StorageDeniedError(f"{message} — retrying will not help")
+    return StorageError(message)
 
 
 def retrying(

@@ -30,18 +30,27 @@ class Store:
     On S3 every operation survives throttling, 5xx answers and reset connections (retried per
     request and per operation, see :mod:`storage.retries`); an ``OSError`` that still escapes
     is raised as a :class:`~schemas.errors.StorageError` (or, for a refusal such as access
-    denied, a :class:`~schemas.errors.StorageDeniedError`) naming the object. A write leaves
-    no incomplete multipart upload of its key behind (:mod:`storage.uploads`).
+    denied, or on a local path no permission or a folder that cannot be created, a terminal
+    :class:`~schemas.errors.StorageDeniedError`) naming the object. A write leaves no
+    incomplete multipart upload of its key behind (:mod:`storage.uploads`).
     """
 
     def __init__(
-        self, fs: pafs.FileSystem, root: str, uri: str, uploads: Uploads | None = None
+        self,
+        fs: pafs.FileSystem,
+        root: str,
+        uri: str,
+        uploads: Uploads | None = None,
+        *,
+        name: str | None = None,
     ) -> None:
         self._fs = fs
         self._root = root.rstrip("/")
         self.uri = uri.rstrip("/")
         self.is_local = isinstance(fs, pafs.LocalFileSystem)
         self._uploads = uploads
+        self.name = name
+        """What the store is for (``"raw store"``), named in error messages when given."""
 
     @property
     def filesystem(self) -> pafs.FileSystem:
@@ -69,7 +78,9 @@ class Store:
             except OSError as exc:
                 if missing and (isinstance(exc, FileNotFoundError) or _is_not_found(exc)):
                     raise FileNotFoundError(self.url(key)) from exc
-                raise storage_error(exc, doing, self.url(key)) from exc
+                raise storage_error(
+                    exc, doing, self.url(key), local=self.is_local, store=self.name
+                ) from exc
 
         if self.is_local:
             return once()
@@ -216,11 +227,18 @@ def _atomic_local_write(target: Path, data: bytes | pa.Buffer) -> None:
         os.close(dir_fd)
 
 
-def open_store(uri: str, *, endpoint_url: str | None = None, region: str | None = None) -> Store:
+def open_store(
+    uri: str,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    name: str | None = None,
+) -> Store:
     """Open a store from a local path, ``file://`` URI or ``s3://bucket/prefix`` URI.
 
     ``endpoint_url`` points S3 at a compatible server (``http://127.0.0.1:5000``);
-    credentials come from the usual AWS environment and credential chain.
+    credentials come from the usual AWS environment and credential chain. ``name`` says what
+    the store is for (``"raw store"``) in error messages.
     """
     if uri.startswith("s3://"):
         rest = uri[len("s3://") :].strip("/")
@@ -241,7 +259,7 @@ def open_store(uri: str, *, endpoint_url: str | None = None, region: str | None 
         )
         bucket, _, prefix = rest.partition("/")
         uploads = Uploads(bucket, prefix, endpoint_url=endpoint_url, region=region)
-        return Store(fs, rest, f"s3://{rest}", uploads)
+        return Store(fs, rest, f"s3://{rest}", uploads, name=name)
     path = uri[len("file://") :] if uri.startswith("file://") else uri
     root = Path(path).expanduser().resolve()
-    return Store(pafs.LocalFileSystem(), root.as_posix(), root.as_posix())
+    return Store(pafs.LocalFileSystem(), root.as_posix(), root.as_posix(), name=name)

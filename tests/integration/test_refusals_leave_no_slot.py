@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader.capture import CaptureOptions, drain
 from cdc_reader.snapshot import SnapshotOptions, snapshot
-from schemas.errors import PgcdcError, SourceError, StorageError
+from schemas.errors import PgcdcError, SourceError, StorageDeniedError
 from schemas.tables import TableFilter, TableName
 from storage import Store, open_store
 from tests.harness import PgServer
@@ -148,7 +148,8 @@ def test_snapshot_failing_after_the_slot_exists_drops_it(
     execute(pg_dsn, "CREATE TABLE kept (id int PRIMARY KEY, v text)", "INSERT INTO kept VALUES (1)")
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "public.kept").write_text("a file where the table's folder goes")
-    with pytest.raises(StorageError, match="cannot write"):  # the copy cannot write its part
+    # the copy cannot write its part: a path below a file is permanent (terminal)
+    with pytest.raises(StorageDeniedError, match="cannot write"):
         snapshot(pg_dsn, raw, SnapshotOptions(slot=slot_name))
     assert slot_row(pg_dsn, slot_name) is None
 

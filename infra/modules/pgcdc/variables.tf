@@ -359,9 +359,9 @@ variable "schedule_max_event_age_seconds" {
 }
 
 variable "terminal_errors" {
-  description = "Lambda error types (exception class names) that the state machine never retries: retrying cannot fix them."
+  description = "Lambda error types (exception class names) that the state machine never retries: retrying cannot fix them. Names match exactly, so every subclass of pgcdc's TerminalError is listed (tests/unit/test_permanent_errors.py compares them)."
   type        = list(string)
-  default     = ["TerminalError", "ConfigurationError", "SourceError", "DecodeError", "StorageDeniedError"]
+  default     = ["TerminalError", "ConfigurationError", "SourceError", "DecodeError", "SpecMismatchError", "StorageDeniedError", "QueryError"]
 
   validation {
     condition     = length(var.terminal_errors) > 0
