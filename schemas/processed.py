@@ -28,8 +28,8 @@ so a retried run with the same input rewrites the same objects with the same con
 from __future__ import annotations
 
 import datetime as dt
+from itertools import chain, repeat
 
-import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -137,7 +137,8 @@ def expand_counts(rows: pa.Table) -> pa.Table:
     """A multiset object's rows as the table holds them: each row ``_count`` times, without
     the bookkeeping columns (``_count``, ``_previous``, ``_deleted``). A NULL ``_count``
     (a state object written before multisets existed, which kept one row per row) is one."""
-    counts = rows.column(COUNT).fill_null(1).to_numpy(zero_copy_only=False)
-    indices = np.repeat(np.arange(rows.num_rows), np.maximum(counts, 0))
+    # plain Python, not numpy: the Lambda layer carries no numpy (pyarrow does not need it)
+    counts = rows.column(COUNT).fill_null(1).to_pylist()
+    indices = list(chain.from_iterable(repeat(i, c) for i, c in enumerate(counts) if c > 0))
     kept = [c for c in rows.column_names if c not in (COUNT, PREVIOUS, "_deleted")]
     return rows.select(kept).take(pa.array(indices, pa.int64()))

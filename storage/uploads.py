@@ -5,7 +5,7 @@ An incomplete upload is invisible to listings and reads, yet its parts are store
 until someone aborts it. pyarrow writes an object larger than one part (5 MiB or more) as a
 multipart upload and leaves it incomplete when a part or the completion fails: its output
 stream, closed on an error, tries to complete instead of aborting, and pyarrow offers no
-abort. pyarrow has no multipart-upload API either, hence boto3 here.
+abort. pyarrow has no multipart-upload API either, hence boto3 here (imported when used).
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import boto3
-import botocore.config
-import botocore.exceptions
-
 from storage.retries import OPERATION_ATTEMPTS, REQUEST_ATTEMPTS, retrying, storage_error
 
 if TYPE_CHECKING:
+    import botocore.exceptions
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import MultipartUploadTypeDef
 
@@ -42,6 +39,11 @@ class Uploads:
         self._client: S3Client | None = None
 
     def _s3(self) -> S3Client:
+        # imported here: the Lambda runtime provides boto3 (it is not in the layer), and a
+        # store that never aborts an upload needs none of it
+        import boto3
+        import botocore.config
+
         if self._client is None:
             config = botocore.config.Config(
                 retries={"mode": "standard", "max_attempts": REQUEST_ATTEMPTS}
@@ -77,6 +79,8 @@ class Uploads:
             log.warning("cannot abort the incomplete uploads of %s: %s", key, exc)
 
     def _abort_once(self, name: str, url: str, exact: bool) -> int:
+        import botocore.exceptions
+
         try:
             aborted = 0
             for upload in self._listed(name):
