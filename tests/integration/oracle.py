@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from schemas.tables import TableFilter
+from tests.integration.capture_support import DEMO_TABLES
 
 AUDIT_SCHEMA = "oracle"
 LEAVE_OUT = TableFilter(exclude=(f"{AUDIT_SCHEMA}.*",))
@@ -60,19 +61,6 @@ BEGIN
 END $$;
 """
 
-DEMO_TABLES = (
-    "address",
-    "counterparty",
-    "currency",
-    "department",
-    "design",
-    "staff",
-    "sales_order",
-    "purchase_order",
-    "payment_type",
-    "transaction",
-    "payment",
-)
 
 # The time split and the text dates cast to date, as the reference defines the facts.
 _STAMPS = """r.created_at::date AS created_date, r.created_at::time AS created_time,
