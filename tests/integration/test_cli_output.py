@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 # What a capture's summary line ends with (cdc_reader.capture.CaptureResult.describe); the
 # terminal's progress bar never says it.
-SUMMARY = re.compile(r"captured \d+ changes \(.*\) in \d+ batches.*; slot \w+ at [0-9A-F]+/")
+SUMMARY = re.compile(r"captured \d+ changes? \(.*\) in \d+ batch(es)?.*; slot \w+ at [0-9A-F]+/")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 

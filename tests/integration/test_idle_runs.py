@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def _run(env: dict[str, str]) -> list[str]:
     """``pgcdc run`` once; its three summary lines (capture, transform, load)."""
-    done = pgcdc("run", env=env)
+    done = pgcdc("run", env={**env, "PGCDC_LOG_FORMAT": "text"})  # the lines a person reads
     assert done.returncode == 0, done.stderr
     return [x for x in done.stdout.splitlines() if x.split(":")[0] in ("transform", "load")]
 
