@@ -9,8 +9,7 @@ of the last capture after each capture (``capture_handler``), the warehouse's fr
 Names and namespace match infra/modules/pgcdc/monitoring.tf: the ``SlotLagBytes`` and
 ``FreshnessSeconds`` alarms there have no dimensions, so the metrics are published with the
 empty dimension set (``"Dimensions": [[]]``), which is what those alarms read. An EMF line has
-no ``level`` and no ``metric`` key, so the log metric filters (``{ $.level = "ERROR" }``,
-``{ $.metric = "slot_lag_bytes" }``) do not count it a second time.
+no ``level`` key, so the ERROR-line filters (``{ $.level = "ERROR" }``) never count it.
 """
 
 from __future__ import annotations

@@ -459,7 +459,7 @@ variable "error_alarm_threshold" {
 }
 
 variable "slot_lag_alarm_threshold_bytes" {
-  description = "Replication slot lag (WAL retained for the slot, `slot_lag_bytes`) that raises the alarm, in bytes."
+  description = "Replication slot lag (WAL retained for the slot, the `SlotLagBytes` metric) that raises the alarm, in bytes."
   type        = number
   default     = 1073741824
 }
