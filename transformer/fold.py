@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from schemas.processed import COUNT
 from schemas.tables import quote_ident
+from transformer.arrowsql import arrow_query, bound
 from transformer.current_state import CHANGE_ORDER
 from transformer.multiset import fold_multiset
 
@@ -91,9 +92,8 @@ def fold_segment(
     key: Sequence[str],
 ) -> tuple[pa.Table, pa.Table]:
     """Versions of ``changes`` (no truncate inside) on ``prev``, and the changed keys' delta."""
-    con.register("prev", prev)
-    con.register("changes", changes)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _versions AS {versions_sql(columns, key)}")
+    with bound(con, prev=prev, changes=changes):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _versions AS {versions_sql(columns, key)}")
     k = ", ".join(quote_ident(c) for c in key)
     cols = ", ".join(quote_ident(c) for c in columns)
     versions = con.sql(
@@ -103,8 +103,6 @@ def fold_segment(
         f"""SELECT {cols}, _deleted FROM _versions
             QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY _pos DESC) = 1"""
     ).to_arrow_table()
-    con.unregister("prev")
-    con.unregister("changes")
     return versions, delta
 
 
@@ -112,20 +110,19 @@ def apply_delta(
     con: duckdb.DuckDBPyConnection, state: pa.Table, delta: pa.Table, key: Sequence[str]
 ) -> pa.Table:
     """``state`` with ``delta`` applied (changed keys replaced, deleted keys removed)."""
-    con.register("_state_in", state)
-    con.register("_delta_in", delta)
     k = [quote_ident(c) for c in key]
     cols = ", ".join(quote_ident(c) for c in state.column_names)
     on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in k)
-    out = con.sql(
+    return arrow_query(
+        con,
         f"""SELECT {cols} FROM _state_in AS s WHERE NOT EXISTS (
                 SELECT 1 FROM _delta_in AS d WHERE {on})
             UNION ALL BY NAME
-            SELECT {cols} FROM _delta_in WHERE NOT _deleted"""
-    ).to_arrow_table()
-    con.unregister("_state_in")
-    con.unregister("_delta_in")
-    return out.cast(state.schema) if out.schema != state.schema else out
+            SELECT {cols} FROM _delta_in WHERE NOT _deleted""",
+        like=state.schema,
+        _state_in=state,
+        _delta_in=delta,
+    )
 
 
 def fold_changes(
@@ -148,9 +145,7 @@ def fold_changes(
     """
     columns = [c for c in changes.column_names if not c.startswith("_")]
     key = columns if multiset else key
-    con.register("changes", changes)
-    ordered = con.sql(f"SELECT * FROM changes {_ORDER}").to_arrow_table()
-    con.unregister("changes")
+    ordered = arrow_query(con, f"SELECT * FROM changes {_ORDER}", changes=changes)
     ops = ordered.column("_op").to_pylist()
     if "t" not in ops and "r" not in ops:
         if multiset:
@@ -193,22 +188,21 @@ def with_departed(
     """
     if versions is None or versions.num_rows == 0:
         return state
-    con.register("_state_in", state)
-    con.register("_versions_in", versions)
     k = [quote_ident(c) for c in key]
     cols = ", ".join(quote_ident(c) for c in state.column_names)
     on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM v.{c}" for c in k)
-    out = con.sql(
+    return arrow_query(
+        con,
         f"""SELECT {cols} FROM _state_in
             UNION ALL BY NAME
             SELECT {cols} FROM _versions_in AS v
             WHERE NOT EXISTS (SELECT 1 FROM _state_in AS s WHERE {on})
             QUALIFY row_number() OVER (PARTITION BY {", ".join(k)}
-                                       ORDER BY _lsn DESC, _seq DESC) = 1"""
-    ).to_arrow_table()
-    con.unregister("_state_in")
-    con.unregister("_versions_in")
-    return out.cast(state.schema) if out.schema != state.schema else out
+                                       ORDER BY _lsn DESC, _seq DESC) = 1""",
+        like=state.schema,
+        _state_in=state,
+        _versions_in=versions,
+    )
 
 
 def _fixed(state: pa.Table) -> Callable[[pa.Table], pa.Table]:
@@ -226,13 +220,12 @@ def _looked_up_keys(
     """Keys whose previous row matters: all but those only inserted."""
     k = ", ".join(quote_ident(c) for c in key)
     olds = ", ".join(f"_old_key.{quote_ident(c)}" for c in key)
-    con.register("_ordered", ordered)
-    keys = con.sql(
+    return arrow_query(
+        con,
         f"""SELECT DISTINCT {k} FROM _ordered WHERE _op <> 'c'
-            UNION SELECT {olds} FROM _ordered WHERE _old_key IS NOT NULL"""
-    ).to_arrow_table()
-    con.unregister("_ordered")
-    return keys
+            UNION SELECT {olds} FROM _ordered WHERE _old_key IS NOT NULL""",
+        _ordered=ordered,
+    )
 
 
 def _segments(ordered: pa.Table) -> list[tuple[int, int, str]]:
@@ -260,18 +253,17 @@ def _differing(
 ) -> pa.Table:
     """The snapshot's versions that are not already the current row: a re-snapshot of a
     table whose changes were all captured adds no version (it is no change of the source)."""
-    con.register("_versions_in", versions)
-    con.register("_state_in", state)
     same = " AND ".join(
         f"s.{quote_ident(c)} IS NOT DISTINCT FROM v.{quote_ident(c)}" for c in columns
     )
-    out = con.sql(
+    return arrow_query(
+        con,
         f"""SELECT v.* FROM _versions_in AS v
-            WHERE NOT EXISTS (SELECT 1 FROM _state_in AS s WHERE {same})"""
-    ).to_arrow_table()
-    con.unregister("_versions_in")
-    con.unregister("_state_in")
-    return out.cast(versions.schema) if out.schema != versions.schema else out
+            WHERE NOT EXISTS (SELECT 1 FROM _state_in AS s WHERE {same})""",
+        like=versions.schema,
+        _versions_in=versions,
+        _state_in=state,
+    )
 
 
 def _removed(
@@ -285,18 +277,16 @@ def _removed(
     """Deleted versions of the state rows a truncate (all) or a snapshot (those absent) removed."""
     first = event.slice(0, 1).to_pylist()[0]
     seq = first["_seq"] if everything else -1
-    con.register("_state_in", state)
-    con.register("_event", event)
     k = [quote_ident(c) for c in key]
     on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM e.{c}" for c in k)
     absent = "" if everything else f"WHERE NOT EXISTS (SELECT 1 FROM _event AS e WHERE {on})"
     # A multiset state's _count is bookkeeping, not a column of the versions.
     cols = ", ".join(f"s.{quote_ident(c)}" for c in state.column_names if c != COUNT)
-    out = con.sql(
+    return arrow_query(
+        con,
         f"""SELECT {cols}, ?::BIGINT AS _lsn, ?::BIGINT AS _seq, ?::TIMESTAMPTZ AS _commit_ts,
                    true AS _deleted FROM _state_in AS s {absent}""",
         params=[first["_lsn"], seq, first["_commit_ts"]],
-    ).to_arrow_table()
-    con.unregister("_state_in")
-    con.unregister("_event")
-    return out
+        _state_in=state,
+        _event=event,
+    )

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from schemas.processed import COUNT, PREVIOUS
 from schemas.tables import quote_ident
+from transformer.arrowsql import arrow_query, bound
 from transformer.current_state import CHANGE_ORDER
 
 log = logging.getLogger("pgcdc.transformer")
@@ -70,11 +71,10 @@ def fold_multiset(
     """
     q = [quote_ident(c) for c in columns]
     cols = ", ".join(q)
-    con.register("changes", changes)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _moves AS {_moves_sql(columns, _old_fields(changes))}"
-    )
-    con.unregister("changes")
+    with bound(con, changes=changes):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _moves AS {_moves_sql(columns, _old_fields(changes))}"
+        )
     versions = con.sql(
         f"SELECT {cols}, _lsn, _seq, _commit_ts, _deleted FROM _moves ORDER BY _pos"
     ).to_arrow_table()
@@ -90,17 +90,17 @@ def _count_delta(
     con: duckdb.DuckDBPyConnection, prev: pa.Table, q: Sequence[str], table: str
 ) -> pa.Table:
     """``_net`` applied to the previous counts (a count never goes below zero)."""
-    con.register("_prev", prev)
     on = " AND ".join(f"p.{c} IS NOT DISTINCT FROM n.{c}" for c in q)
     # A state object written before multisets existed has no _count: it held one copy.
     had = f"CASE WHEN p._hit IS NULL THEN 0 ELSE coalesce(p.{COUNT}, 1) END"
-    delta = con.sql(
+    delta = arrow_query(
+        con,
         f"""SELECT {", ".join(f"n.{c}" for c in q)}, {had}::BIGINT AS {PREVIOUS},
                    greatest({had} + n._net, 0)::BIGINT AS {COUNT},
                    {had} + n._net <= 0 AS _deleted, {had} + n._net < 0 AS _short
-            FROM _net AS n LEFT JOIN (SELECT *, true AS _hit FROM _prev) AS p ON {on}"""
-    ).to_arrow_table()
-    con.unregister("_prev")
+            FROM _net AS n LEFT JOIN (SELECT *, true AS _hit FROM _prev) AS p ON {on}""",
+        _prev=prev,
+    )
     short = delta.column("_short").to_pylist().count(True)
     if short:
         # The source removed copies the state did not hold: a row older than the capture

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.tables import TableName, quote_ident
+from transformer.arrowsql import arrow_query, bound
 from transformer.fold import lit
 from transformer.model import Target
 
@@ -52,16 +53,16 @@ def split_bad(
         return versions, []
     column = " ".join(f"WHEN {cond} THEN {lit(c)}" for c, _, cond in rules)
     reason = " ".join(f"WHEN {cond} THEN {lit(r)}" for _, r, cond in rules)
-    con.register("_checked", versions)
     flagged = f"""SELECT *, CASE WHEN _deleted THEN NULL {column} END AS _bad_column,
                          CASE WHEN _deleted THEN NULL {reason} END AS _bad_reason
                   FROM _checked"""
-    good = con.sql(
-        f"SELECT * EXCLUDE (_bad_column, _bad_reason) FROM ({flagged}) WHERE _bad_column IS NULL"
-    ).to_arrow_table()
-    bad = con.execute(f"SELECT * FROM ({flagged}) WHERE _bad_column IS NOT NULL").fetchall()
-    names = [d[0] for d in con.description or []]
-    con.unregister("_checked")
+    with bound(con, _checked=versions):
+        good = con.sql(
+            f"SELECT * EXCLUDE (_bad_column, _bad_reason) FROM ({flagged}) "
+            "WHERE _bad_column IS NULL"
+        ).to_arrow_table()
+        bad = con.execute(f"SELECT * FROM ({flagged}) WHERE _bad_column IS NOT NULL").fetchall()
+        names = [d[0] for d in con.description or []]
     return good, [_record(target, table, dict(zip(names, row, strict=True)), key) for row in bad]
 
 
@@ -97,13 +98,12 @@ def _record(
 
 def quarantine_table(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> pa.Table:
     """Quarantine records as rows with a deterministic id (a replay gives the same id)."""
-    con.register("_q", pa.Table.from_pylist(records))
-    out = con.sql(
+    return arrow_query(
+        con,
         """SELECT (hash(target, source_key, source_lsn, source_seq, column_name) >> 1)::BIGINT
                   AS quarantine_id, target, source_table, source_key, column_name, reason,
                   bad_value, source_lsn::BIGINT AS source_lsn, source_seq::BIGINT AS source_seq,
                   source_row
-           FROM _q"""
-    ).to_arrow_table()
-    con.unregister("_q")
-    return out
+           FROM _q""",
+        _q=pa.Table.from_pylist(records),
+    )

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from schemas.tables import quote_ident
 from storage import Store
+from transformer.arrowsql import arrow_query
 
 MAX_DELTAS = 24
 
@@ -43,14 +44,14 @@ class TableState:
         if not self._objects or (keys is not None and keys.num_rows == 0):
             return self._empty
         parts = [self._read(i, obj, keys) for i, obj in enumerate(self._objects)]
-        self._con.register("_parts", pa.concat_tables(parts, promote_options="permissive"))
         k = ", ".join(quote_ident(c) for c in self._key)
         cols = ", ".join(quote_ident(c) for c in self._empty.column_names)
-        rows = self._con.sql(
+        rows = arrow_query(
+            self._con,
             f"""SELECT {cols} FROM (SELECT * FROM _parts QUALIFY row_number() OVER (
-                    PARTITION BY {k} ORDER BY _obj DESC) = 1) WHERE NOT _deleted"""
-        ).to_arrow_table()
-        self._con.unregister("_parts")
+                    PARTITION BY {k} ORDER BY _obj DESC) = 1) WHERE NOT _deleted""",
+            _parts=pa.concat_tables(parts, promote_options="permissive"),
+        )
         if keys is not None and len(self._key) > 1:
             rows = _semi_join(self._con, rows, keys, self._key)
         return rows.cast(self._empty.schema) if rows.schema != self._empty.schema else rows
@@ -72,18 +73,16 @@ class TableState:
         statistics skip little; DuckDB decodes the other columns only for the matching rows,
         about ten times less work than pyarrow's filtered read of a large base.
         """
-        self._con.register("_lookup_keys", keys)
         on = " AND ".join(
             f"p.{quote_ident(c)} IS NOT DISTINCT FROM k.{quote_ident(c)}" for c in self._key
         )
-        try:
-            rows = self._con.sql(
-                "SELECT p.* FROM read_parquet($path, hive_partitioning = false) AS p "
-                f"SEMI JOIN _lookup_keys AS k ON {on}",
-                params={"path": path},
-            ).to_arrow_table()
-        finally:
-            self._con.unregister("_lookup_keys")
+        rows = arrow_query(
+            self._con,
+            "SELECT p.* FROM read_parquet($path, hive_partitioning = false) AS p "
+            f"SEMI JOIN _lookup_keys AS k ON {on}",
+            params={"path": path},
+            _lookup_keys=keys,
+        )
         schema = pq.read_schema(path)
         try:
             return rows.cast(schema) if rows.schema != schema else rows
@@ -114,15 +113,13 @@ def _with_columns_of(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def _semi_join(
     con: duckdb.DuckDBPyConnection, rows: pa.Table, keys: pa.Table, key: Sequence[str]
 ) -> pa.Table:
-    con.register("_rows", rows)
-    con.register("_keys", keys)
     on = " AND ".join(f"r.{quote_ident(c)} IS NOT DISTINCT FROM k.{quote_ident(c)}" for c in key)
-    out = con.sql(
-        f"SELECT r.* FROM _rows AS r WHERE EXISTS (SELECT 1 FROM _keys AS k WHERE {on})"
-    ).to_arrow_table()
-    con.unregister("_rows")
-    con.unregister("_keys")
-    return out
+    return arrow_query(
+        con,
+        f"SELECT r.* FROM _rows AS r WHERE EXISTS (SELECT 1 FROM _keys AS k WHERE {on})",
+        _rows=rows,
+        _keys=keys,
+    )
 
 
 def with_deleted(rows: pa.Table, deleted: bool = False) -> pa.Table:
@@ -132,8 +129,5 @@ def with_deleted(rows: pa.Table, deleted: bool = False) -> pa.Table:
 
 def sorted_by_key(con: duckdb.DuckDBPyConnection, rows: pa.Table, key: Sequence[str]) -> pa.Table:
     """Rows ordered by key, so a filtered read of a base skips most row groups."""
-    con.register("_unsorted", rows)
     k = ", ".join(quote_ident(c) for c in key)
-    out = con.sql(f"SELECT * FROM _unsorted ORDER BY {k}").to_arrow_table()
-    con.unregister("_unsorted")
-    return out
+    return arrow_query(con, f"SELECT * FROM _unsorted ORDER BY {k}", _unsorted=rows)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import duckdb
 import pyarrow as pa
 
+from transformer.arrowsql import arrow_query
 from transformer.model import Target
 
 States = Mapping[str, Callable[[], pa.Table]]
@@ -29,13 +30,7 @@ def run_sql(
     con: duckdb.DuckDBPyConnection, target: Target, inputs: Mapping[str, pa.Table]
 ) -> pa.Table:
     """A target's SQL over ``inputs`` bound under their names."""
-    for name, table in inputs.items():
-        con.register(name, table)
-    try:
-        return con.sql(target.sql).to_arrow_table()
-    finally:
-        for name in inputs:
-            con.unregister(name)
+    return arrow_query(con, target.sql, **inputs)
 
 
 def changed_dimension_rows(
@@ -48,10 +43,4 @@ def changed_dimension_rows(
     join: a department rename gives every staff row of that department)."""
     old = run_sql(con, target, before)
     new = run_sql(con, target, after)
-    con.register("_old", old)
-    con.register("_new", new)
-    try:
-        return con.sql("SELECT * FROM _new EXCEPT ALL SELECT * FROM _old").to_arrow_table()
-    finally:
-        con.unregister("_old")
-        con.unregister("_new")
+    return arrow_query(con, "SELECT * FROM _new EXCEPT ALL SELECT * FROM _old", _old=old, _new=new)
