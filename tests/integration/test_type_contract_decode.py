@@ -19,12 +19,12 @@ import pytest
 from psycopg import sql
 
 from cdc_reader.capture import CaptureOptions, drain
+from cdc_reader.codec import parse_array
 from cdc_reader.dropped import spec_from_raw
 from cdc_reader.snapshot import SnapshotOptions, snapshot
 from cdc_reader.tablebatch import NONFINITE_COLUMN
 from cdc_reader.wal2json import ColumnarDecoder
 from schemas import layout
-from schemas.pgtext import parse_array
 from schemas.pgtypes import PgKind, PgType, column_type
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import ColumnSpec, TableSpec
