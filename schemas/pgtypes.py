@@ -17,6 +17,7 @@ date                           date32 / DATE
 time                           time64[us] / TIME ('24:00:00' allowed)
 timestamp                      timestamp[us] / TIMESTAMP
 timestamptz                    timestamp[us, UTC] / TIMESTAMP WITH TIME ZONE
+macaddr8                       string: the Postgres text ('08:00:2b:01:02:03:04:05')
 interval                       string '<m> months <d> days <us> microseconds' (exact; casts
                                to INTERVAL in DuckDB and Postgres) -- Parquet has no
                                month/day/microsecond interval pyarrow can write
@@ -79,6 +80,7 @@ class PgKind(StrEnum):
     TIMESTAMP = "timestamp"
     TIMESTAMPTZ = "timestamptz"
     INTERVAL = "interval"
+    MACADDR8 = "macaddr8"
     ARRAY = "array"
     OTHER = "other"
 
@@ -172,6 +174,8 @@ KINDS: dict[PgKind, Kind] = {
              fixed_width=True, csv=True),
         Kind(PgKind.INTERVAL, ("interval",), _STRING, Codec.INTERVAL, "text",
              fixed_width=True),
+        Kind(PgKind.MACADDR8, ("macaddr8",), _STRING, Codec.TEXT, "text",
+             frozenset({774}), fixed_width=True, csv=True),
         Kind(PgKind.ARRAY, (), None, Codec.ARRAY, "{element}[]"),
         Kind(PgKind.OTHER, (), _STRING, Codec.TEXT, "text"),
     )

@@ -66,6 +66,7 @@ SAMPLES: dict[PgKind, tuple[str, str]] = {
     PgKind.TIMESTAMPTZ: ("timestamp with time zone", "2020-01-01 00:00:00.5+00"),
     PgKind.INTERVAL: ("interval", "1 year 2 mons -3 days +04:05:06.789"),
     PgKind.ARRAY: ("integer[]", "{1,NULL}"),
+    PgKind.MACADDR8: ("macaddr8", "08:00:2b:01:02:03:04:05"),
     PgKind.OTHER: ("inet", "10.0.0.1/8"),
 }
 
@@ -92,3 +93,11 @@ def test_importing_the_codec_builds_no_arrow_array() -> None:
     code = "import sys, cdc_reader.codec, cdc_reader.wal2json; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_macaddr8_has_its_own_kind_and_warehouse_type() -> None:
+    pg = PgType.parse("macaddr8")
+    assert pg.kind is PgKind.MACADDR8
+    assert pg.arrow_type == pa.string()
+    assert pg.info.fixed_width and pg.info.csv  # never TOASTed; CSV reads its text as is
+    assert pg_type(pg.arrow_type) == KINDS[PgKind.MACADDR8].warehouse == "text"
