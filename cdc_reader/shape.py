@@ -5,7 +5,7 @@ column names, types and type oids; only the header's xid, timestamp and lsn and 
 differ. A :class:`Shape`, learned from a change the decoder parsed and the table's builder
 accepted, is a regular expression of that text with one group per value. A change whose
 text matches it is valid JSON with exactly these columns, so it fits the spec the way the
-learned change did, and its values can be kept as raw tokens (:mod:`schemas.pgtokens`)
+learned change did, and its values can be kept as raw tokens (:mod:`cdc_reader.codec`)
 without parsing the message at all.
 """
 
@@ -18,8 +18,7 @@ from typing import Any
 
 import orjson
 
-from cdc_reader.tablebatch import wire_type
-from schemas.pgtypes import PgKind, column_type
+from schemas.pgtypes import Codec, column_type
 from schemas.tablespec import TableSpec
 
 HEADER_KEYS = ("action", "xid", "timestamp", "lsn", "schema", "table")
@@ -39,17 +38,16 @@ _NUMBER = r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+"
 _INTEGER = r"-?+(?:0|[1-9][0-9]{0,199}+)"
 _DOUBLE = _INTEGER + r"(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]{1,2}+)?+"
 _TEXT = rf"({_STRING}|null)"
-# Per type, under its own type oid; a domain's oid (any other) sends text.
-_TYPED: dict[PgKind, tuple[frozenset[int], str]] = {
-    PgKind.BOOL: (frozenset({16}), rf"(true|false|null|{_STRING})"),
-    PgKind.INT2: (frozenset({21}), rf"({_INTEGER}|null|{_STRING})"),
-    PgKind.INT4: (frozenset({23}), rf"({_INTEGER}|null|{_STRING})"),
-    PgKind.INT8: (frozenset({20, 26}), rf"({_INTEGER}|null|{_STRING})"),
-    PgKind.FLOAT8: (frozenset({701}), rf"({_DOUBLE}|null|{_STRING})"),
-    # read by type oid as text (real 700, numeric 1700): any number
-    PgKind.FLOAT4: (frozenset({700}), rf"({_NUMBER}|null|{_STRING})"),
-    PgKind.DECIMAL: (frozenset({1700}), rf"({_NUMBER}|null|{_STRING})"),
-    PgKind.NUMERIC_TEXT: (frozenset({1700}), rf"({_NUMBER}|null|{_STRING})"),
+# The JSON value wal2json writes for a type of each converter, under the type's own oids
+# (the registry's); a domain's oid (any other) and every other converter send text.
+_JSON_VALUES: dict[Codec, str] = {
+    Codec.BOOL: rf"(true|false|null|{_STRING})",
+    Codec.INTEGER: rf"({_INTEGER}|null|{_STRING})",
+    Codec.FLOAT8: rf"({_DOUBLE}|null|{_STRING})",
+    # numbers read as their text (the registry's number_text): any number
+    Codec.FLOAT4: rf"({_NUMBER}|null|{_STRING})",
+    Codec.DECIMAL: rf"({_NUMBER}|null|{_STRING})",
+    Codec.NUMERIC_TEXT: rf"({_NUMBER}|null|{_STRING})",
 }
 
 
@@ -83,6 +81,17 @@ class Shape:
     """Columns an update left out (TOASTed, unchanged) and no old row supplied."""
     key: tuple[int, ...]
     """Value indexes of the identity's key columns, in key order (empty: no identity)."""
+
+
+def wire_type(pg_type: str) -> str:
+    """A ``format_type`` text as it appears in wal2json's JSON.
+
+    wal2json writes a quoted type name (``"PaymentTypeName"``) into the JSON as it is, so
+    the quotes become the JSON string's own and disappear from the decoded text.
+    """
+    if pg_type.startswith('"') and pg_type.endswith('"') and '"' not in pg_type[1:-1]:
+        return pg_type[1:-1]
+    return pg_type
 
 
 def header_text(text: str) -> str | None:
@@ -160,8 +169,9 @@ def _entries(entries: Any, spec: TableSpec) -> tuple[tuple[int, ...], str] | Non
 def _value_pattern(spec: TableSpec, pos: int, oid: int) -> str:
     """The value as this column's type sends it: text for a type without numbers, or a
     domain; numbers or booleans (or text, ``numeric-data-types-as-string``) otherwise."""
-    oids, pattern = _TYPED.get(column_type(spec.columns[pos]).kind, (frozenset(), _TEXT))
-    return pattern if oid in oids else _TEXT
+    kind = column_type(spec.columns[pos]).info
+    pattern = _JSON_VALUES.get(kind.codec)
+    return pattern if pattern is not None and oid in kind.oids else _TEXT
 
 
 def _checked(

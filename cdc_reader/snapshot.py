@@ -33,11 +33,11 @@ from typing import Any, LiteralString
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from psycopg import sql
 
 from cdc_reader import slot
 from cdc_reader.catalog import load_specs, require_identity
+from cdc_reader.codec import Flags, from_copy_csv
 from cdc_reader.source import connect, translate
 from cdc_reader.state import Position, StoreStateStore
 from cdc_reader.tablebatch import NONFINITE_COLUMN
@@ -45,8 +45,7 @@ from schemas import layout
 from schemas.errors import SourceError, StorageError, TransientError
 from schemas.faults import Point, checkpoint
 from schemas.lsn import Lsn
-from schemas.pgtypes import PgKind, arrow_field, column_type, source_types_metadata
-from schemas.pgvalues import to_arrow
+from schemas.pgtypes import PgType, arrow_field, column_type, source_types_metadata
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import TableSpec
 from storage import Store
@@ -54,19 +53,6 @@ from storage import Store
 log = logging.getLogger("pgcdc.snapshot")
 
 MANIFEST = layout.SNAPSHOT_MANIFEST
-# kinds pyarrow's CSV reader converts exactly from Postgres' text output
-_CSV_KINDS = {
-    PgKind.BOOL,
-    PgKind.INT2,
-    PgKind.INT4,
-    PgKind.INT8,
-    PgKind.FLOAT8,
-    PgKind.DECIMAL,
-    PgKind.TEXT,
-    PgKind.DATE,
-    PgKind.TIMESTAMP,
-    PgKind.TIMESTAMPTZ,
-}
 _COMMIT_TS = pa.timestamp("us", tz="UTC")
 
 Progress = Callable[[str, int, int], None]  # table, rows copied, bytes written
@@ -479,9 +465,7 @@ class _Copier:
 
 def _copy_query(chunk: _Chunk) -> sql.Composed:
     """``COPY (SELECT … WHERE ctid in the chunk's pages) TO STDOUT (FORMAT csv)``."""
-    columns = sql.SQL(", ").join(
-        _select_column(c.name, column_type(c).kind) for c in chunk.spec.columns
-    )
+    columns = sql.SQL(", ").join(_select_column(c.name, column_type(c)) for c in chunk.spec.columns)
     where = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({chunk.first_page},0)"))
     if chunk.last_page is not None:
         where += sql.SQL(" AND ctid < {}::tid").format(sql.Literal(f"({chunk.last_page},0)"))
@@ -544,74 +528,19 @@ def _copy_csv(
     return pa.py_buffer(buffer.getbuffer())  # no copy of the chunk's text
 
 
-def _select_column(name: str, kind: PgKind) -> sql.Composable:
-    if kind is PgKind.BYTEA:  # the decoder's bytea form: hex digits without the \x
-        return sql.SQL("encode({}, 'hex')").format(sql.Identifier(name))
-    return sql.Identifier(name)
+def _select_column(name: str, pg: PgType) -> sql.Composable:
+    """The column as its kind's registry record has COPY print it."""
+    return sql.SQL(pg.info.copy_select).format(sql.Identifier(name))
 
 
 def _to_arrow(data: pa.Buffer, spec: TableSpec, lsn: Lsn, taken_at: dt.datetime) -> pa.Table:
     """Typed columns per the type contract, then the metadata columns of a snapshot row."""
-    nonfinite = None
-    columns: list[pa.Array | pa.ChunkedArray]
-    if not data.size:
-        columns = [pa.array([], column_type(c).arrow_type) for c in spec.columns]
-    else:
-        try:
-            columns = _fast_columns(data, spec)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            exact, nonfinite = _exact_columns(data, spec)  # infinity, NaN, BC dates …
-            columns = list(exact)
+    columns, nonfinite = from_copy_csv(data, spec.columns)
     n = len(columns[0]) if columns else 0
     fields = [arrow_field(c) for c in spec.columns]
     meta, meta_fields = _metadata(spec, n, lsn, taken_at, nonfinite)
     schema = pa.schema(fields + meta_fields, metadata=source_types_metadata(spec))
     return pa.Table.from_arrays(columns + meta, schema=schema)
-
-
-def _read_csv(data: pa.Buffer, spec: TableSpec, types: dict[str, pa.DataType]) -> pa.Table:
-    options = pacsv.ConvertOptions(
-        column_types=types,
-        true_values=["t"],
-        false_values=["f"],
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=False,
-    )
-    names = [f"c{i}" for i in range(len(spec.columns))]
-    read = pacsv.ReadOptions(column_names=names, block_size=8 << 20)
-    return pacsv.read_csv(pa.BufferReader(data), read_options=read, convert_options=options)
-
-
-def _fast_columns(data: pa.Buffer, spec: TableSpec) -> list[pa.Array | pa.ChunkedArray]:
-    types = {}
-    for i, column in enumerate(spec.columns):
-        pg = column_type(column)
-        types[f"c{i}"] = pg.arrow_type if pg.kind in _CSV_KINDS else pa.string()
-    table = _read_csv(data, spec, types)
-    out: list[pa.Array | pa.ChunkedArray] = []
-    for i, column in enumerate(spec.columns):
-        pg = column_type(column)
-        values = table.column(i)
-        out.append(values if pg.kind in _CSV_KINDS else to_arrow(values.to_pylist(), pg))
-    return out
-
-
-Flags = dict[int, list[tuple[str, str]]]  # row -> (column, Postgres text) of non-finite values
-
-
-def _exact_columns(data: pa.Buffer, spec: TableSpec) -> tuple[list[pa.Array], Flags]:
-    types = {f"c{i}": pa.string() for i in range(len(spec.columns))}
-    table = _read_csv(data, spec, types)
-    out: list[pa.Array] = []
-    flags: Flags = {}
-    for i, column in enumerate(spec.columns):
-        pg = column_type(column)
-        found: dict[int, str] = {}
-        out.append(to_arrow(table.column(i).to_pylist(), pg, found))
-        for row, text in found.items():
-            flags.setdefault(row, []).append((column.name, text))
-    return out, flags
 
 
 def _metadata(
@@ -634,7 +563,7 @@ def _metadata(
         old_key,
     ]
     names = ["_op", "_lsn", "_seq", "_xid", "_commit_ts", "_unchanged", "_old_key"]
-    if any(column_type(c).kind is PgKind.DECIMAL or _decimal_array(c) for c in spec.columns):
+    if any(column_type(c).holds_decimal for c in spec.columns):
         kind = pa.map_(pa.string(), pa.string())
         flags = nonfinite or {}
         arrays.append(
@@ -642,11 +571,6 @@ def _metadata(
         )
         names.append(NONFINITE_COLUMN)
     return arrays, [pa.field(name, a.type) for name, a in zip(names, arrays, strict=True)]
-
-
-def _decimal_array(column: Any) -> bool:
-    pg = column_type(column)
-    return pg.kind is PgKind.ARRAY and pg.element is not None and pg.element.kind is PgKind.DECIMAL
 
 
 def _write_manifest(

@@ -24,7 +24,7 @@ in the file. A truncate is one row with ``_op = 't'`` and every table column NUL
 A change comes in parsed (``add_*``: the values JSON parsing gave) or, on the capture hot
 path, as the raw JSON tokens of its values (:meth:`TableBatchBuilder.add_tokens`, with the
 :class:`~cdc_reader.shape.Shape` its text matched). Both build to the same table: a batch
-of tokens only is converted in bulk (:mod:`schemas.pgtokens`), a batch holding parsed
+of tokens only is converted in bulk (:mod:`cdc_reader.codec`), a batch holding parsed
 changes too parses its tokens first.
 """
 
@@ -35,44 +35,22 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdc_reader.codec import NULL, Numbers, PgValueError, to_arrow, token_value, tokens_to_arrow
+from cdc_reader.shape import Shape, wire_type
 from schemas.errors import ConfigurationError, DecodeError
-from schemas.pgtokens import NULL, Numbers, token_value, tokens_to_arrow
-from schemas.pgtypes import PgKind, PgType, arrow_field, column_type, source_types_metadata
-from schemas.pgvalues import PgValueError, to_arrow
+from schemas.pgtypes import PgType, arrow_field, column_type, source_types_metadata
 from schemas.tables import TableName
 from schemas.tablespec import SpecMismatchError, TableSpec
-
-if TYPE_CHECKING:
-    from cdc_reader.shape import Shape
 
 _NAME = itemgetter("name")
 _TYPE = itemgetter("type")
 _VALUE = itemgetter("value")
 
-# Types whose values are never TOASTed: if wal2json leaves one out, the spec is stale.
-_FIXED_WIDTH = frozenset(
-    {
-        PgKind.BOOL,
-        PgKind.INT2,
-        PgKind.INT4,
-        PgKind.INT8,
-        PgKind.FLOAT4,
-        PgKind.FLOAT8,
-        PgKind.DATE,
-        PgKind.TIME,
-        PgKind.TIMESTAMP,
-        PgKind.TIMESTAMPTZ,
-        PgKind.UUID,
-        PgKind.INTERVAL,
-    }
-)
-# Types whose bare JSON numbers the decoder reads as text in a table read exactly
-_NUMBER_TEXT_KINDS = (PgKind.DECIMAL, PgKind.NUMERIC_TEXT, PgKind.FLOAT4)
 METADATA_COLUMNS = ("_op", "_lsn", "_seq", "_xid", "_commit_ts", "_unchanged", "_old_key")
 NONFINITE_COLUMN = "_nonfinite"
 
@@ -92,17 +70,6 @@ class TableBatch:
     table: TableName
     spec: TableSpec
     data: pa.Table
-
-
-def wire_type(pg_type: str) -> str:
-    """A ``format_type`` text as it appears in wal2json's JSON.
-
-    wal2json writes a quoted type name (``"PaymentTypeName"``) into the JSON as it is, so
-    the quotes become the JSON string's own and disappear from the decoded text.
-    """
-    if pg_type.startswith('"') and pg_type.endswith('"') and '"' not in pg_type[1:-1]:
-        return pg_type[1:-1]
-    return pg_type
 
 
 class TableBatchBuilder:
@@ -127,7 +94,7 @@ class TableBatchBuilder:
         self._names = spec.names
         self._wire = [wire_type(c.pg_type) for c in spec.columns]
         self._key_pos = [spec.names.index(k) for k in spec.key]
-        self._has_decimal = any(_holds_decimal(t) for t in self._types)
+        self._has_decimal = any(t.holds_decimal for t in self._types)
         self.exact_text_needed = any(t.exact_text_needed for t in self._types)
         """Whether this table's numbers must be read from the JSON text, not as floats."""
         self._numbers = [_numbers(t, self.exact_text_needed) for t in self._types]
@@ -334,7 +301,7 @@ class TableBatchBuilder:
         for name in missing:
             pos = self.spec.position(name)
             assert pos is not None
-            if self._types[pos].kind in _FIXED_WIDTH:
+            if self._types[pos].info.fixed_width:  # never TOASTed: the spec is stale
                 self._mismatch(f"update lacks {name!r}, which cannot be TOASTed", columns, lsn)
 
     def _mismatch(
@@ -501,7 +468,7 @@ _NONFINITE = pa.map_(pa.string(), pa.string())
 def _numbers(pg: PgType, exact: bool) -> Numbers:
     """How the decoder reads a column's bare JSON numbers: numeric and real (type oids
     1700 and 700) as their text in a table read exactly; any other number parsed."""
-    if pg.kind not in _NUMBER_TEXT_KINDS:
+    if not pg.info.number_text:
         return Numbers.PARSED
     return Numbers.TEXT if exact else Numbers.TEXT_IF_WIDE
 
@@ -543,9 +510,3 @@ def _token_columns(rows: list[str], width: int) -> list[pa.Array]:
         raise AssertionError("a row of tokens is not as wide as its table")
     first = pa.array(range(0, len(tokens), width), pa.int64())
     return [tokens.take(pc.add(first, j)) for j in range(width)]
-
-
-def _holds_decimal(pg: PgType) -> bool:
-    return pg.kind is PgKind.DECIMAL or (
-        pg.element is not None and pg.element.kind is PgKind.DECIMAL
-    )

@@ -44,15 +44,14 @@ from typing import Any
 import orjson
 
 from cdc_reader import transaction
+from cdc_reader.codec import PgValueError, parse_timestamp, to_python
 from cdc_reader.shape import Shape, header_text
 from cdc_reader.shape import learn as learn_shape
 from cdc_reader.tablebatch import TableBatch, TableBatchBuilder, TxnInfo
 from schemas.changes import Begin, Change, Commit, Delete, Insert, Message, Truncate, Update
 from schemas.errors import DecodeError
 from schemas.lsn import Lsn
-from schemas.pgtext import parse_timestamp
-from schemas.pgtypes import column_type
-from schemas.pgvalues import PgValueError, to_python
+from schemas.pgtypes import KINDS, column_type
 from schemas.tables import TableName
 from schemas.tablespec import ColumnSpec, TableSpec
 
@@ -64,7 +63,7 @@ SESSION_SETTINGS = {
     "bytea_output": "hex",
 }
 """Settings of the session that peeks: wal2json prints values with the session's output
-functions, and the parsers in :mod:`schemas.pgtext` expect exactly these forms."""
+functions, and the parsers of :mod:`cdc_reader.codec` expect exactly these forms."""
 
 PLUGIN_OPTIONS = (
     ("format-version", "2"),
@@ -84,7 +83,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _ROW_ACTIONS = frozenset("IUDT")
 _HEADER_SPAN = 512  # where a change's schema and table are; a longer header: parsed twice
-_EXACT_MARKERS = ('"typeoid":1700,"value":', '"typeoid":700,"value":')
+# numeric and real (the registry's number_text kinds) by their type oids
+_EXACT_MARKERS = tuple(
+    f'"typeoid":{oid},"value":'
+    for oid in sorted({oid for kind in KINDS.values() if kind.number_text for oid in kind.oids})
+)
 _NUMBER = re.compile(r"-?[0-9][0-9.eE+-]*")
 _TYPE_TEXT = re.compile(r',"type":(.*?),"typeoid":')
 _MAX_SHAPES = 32  # shapes learned, or tried in vain, per table: a table has a few

@@ -17,6 +17,7 @@ date                           date32 / DATE
 time                           time64[us] / TIME ('24:00:00' allowed)
 timestamp                      timestamp[us] / TIMESTAMP
 timestamptz                    timestamp[us, UTC] / TIMESTAMP WITH TIME ZONE
+macaddr8                       string: the Postgres text ('08:00:2b:01:02:03:04:05')
 interval                       string '<m> months <d> days <us> microseconds' (exact; casts
                                to INTERVAL in DuckDB and Postgres) -- Parquet has no
                                month/day/microsecond interval pyarrow can write
@@ -60,7 +61,7 @@ FIELD_TYPE_KEY = b"pg_type"
 
 
 class PgKind(StrEnum):
-    """How a Postgres type is represented in Arrow."""
+    """How a Postgres type is represented in Arrow: one :class:`Kind` record each."""
 
     BOOL = "bool"
     INT2 = "int2"
@@ -79,46 +80,110 @@ class PgKind(StrEnum):
     TIMESTAMP = "timestamp"
     TIMESTAMPTZ = "timestamptz"
     INTERVAL = "interval"
+    MACADDR8 = "macaddr8"
     ARRAY = "array"
     OTHER = "other"
 
 
-_BASE_KINDS = {
-    "boolean": PgKind.BOOL,
-    "smallint": PgKind.INT2,
-    "integer": PgKind.INT4,
-    "bigint": PgKind.INT8,
-    "oid": PgKind.INT8,
-    "real": PgKind.FLOAT4,
-    "double precision": PgKind.FLOAT8,
-    "numeric": PgKind.DECIMAL,
-    "text": PgKind.TEXT,
-    "character varying": PgKind.TEXT,
-    "character": PgKind.TEXT,
-    "bpchar": PgKind.TEXT,
-    "name": PgKind.TEXT,
-    '"char"': PgKind.TEXT,
-    "bytea": PgKind.BYTEA,
-    "json": PgKind.JSON,
-    "jsonb": PgKind.JSON,
-    "uuid": PgKind.UUID,
-    "date": PgKind.DATE,
-    "time without time zone": PgKind.TIME,
-    "timestamp without time zone": PgKind.TIMESTAMP,
-    "timestamp with time zone": PgKind.TIMESTAMPTZ,
-    "interval": PgKind.INTERVAL,
-    # Internal names, as a hand-written spec or a type cast may spell them.
-    "bool": PgKind.BOOL,
-    "int2": PgKind.INT2,
-    "int4": PgKind.INT4,
-    "int8": PgKind.INT8,
-    "float4": PgKind.FLOAT4,
-    "float8": PgKind.FLOAT8,
-    "varchar": PgKind.TEXT,
-    "time": PgKind.TIME,
-    "timestamp": PgKind.TIMESTAMP,
-    "timestamptz": PgKind.TIMESTAMPTZ,
+class Codec(StrEnum):
+    """Which converter of the capture side's codec turns a kind's values into Arrow.
+
+    Like psycopg's loaders, one converter serves several kinds: a kind names the one its
+    Postgres text (and wal2json JSON) form needs.
+    """
+
+    BOOL = "bool"
+    INTEGER = "integer"
+    FLOAT4 = "float4"
+    FLOAT8 = "float8"
+    DECIMAL = "decimal"
+    NUMERIC_TEXT = "numeric_text"
+    TEXT = "text"
+    JSON = "json"
+    BYTEA = "bytea"
+    UUID = "uuid"
+    DATE = "date"
+    TIME = "time"
+    TIMESTAMP = "timestamp"
+    TIMESTAMPTZ = "timestamptz"
+    INTERVAL = "interval"
+    ARRAY = "array"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """Everything pgcdc knows about one kind of Postgres type: the one place to add a type."""
+
+    kind: PgKind
+    names: tuple[str, ...]
+    """``format_type`` spellings without typmod (and internal names a spec may use)."""
+    arrow: pa.DataType | None
+    """The Arrow type (None: it depends on the typmod or the element)."""
+    codec: Codec
+    """The converter of its values."""
+    warehouse: str
+    """The PostgreSQL warehouse's column type for the Arrow type (decimals: a template)."""
+    oids: frozenset[int] = frozenset()
+    """Type oids of its base types; a domain (another oid) is sent as text by wal2json."""
+    fixed_width: bool = False
+    """Never TOASTed: an update that leaves such a column out means a stale spec."""
+    csv: bool = False
+    """pyarrow's CSV reader reads Postgres' text output of it exactly (the snapshot's fast
+    path); otherwise the text goes through the codec."""
+    number_text: bool = False
+    """Its JSON numbers are read from their text: a double would lose digits."""
+    copy_select: str = "{}"
+    """The snapshot's COPY select expression of such a column (``{}``: the column)."""
+
+
+_STRING = pa.string()
+# fmt: off
+KINDS: dict[PgKind, Kind] = {
+    k.kind: k
+    for k in (
+        Kind(PgKind.BOOL, ("boolean", "bool"), pa.bool_(), Codec.BOOL, "boolean",
+             frozenset({16}), fixed_width=True, csv=True),
+        Kind(PgKind.INT2, ("smallint", "int2"), pa.int16(), Codec.INTEGER, "smallint",
+             frozenset({21}), fixed_width=True, csv=True),
+        Kind(PgKind.INT4, ("integer", "int4"), pa.int32(), Codec.INTEGER, "integer",
+             frozenset({23}), fixed_width=True, csv=True),
+        Kind(PgKind.INT8, ("bigint", "int8", "oid"), pa.int64(), Codec.INTEGER, "bigint",
+             frozenset({20, 26}), fixed_width=True, csv=True),
+        Kind(PgKind.FLOAT4, ("real", "float4"), pa.float32(), Codec.FLOAT4, "real",
+             frozenset({700}), fixed_width=True, number_text=True),
+        Kind(PgKind.FLOAT8, ("double precision", "float8"), pa.float64(), Codec.FLOAT8,
+             "double precision", frozenset({701}), fixed_width=True, csv=True),
+        Kind(PgKind.DECIMAL, ("numeric",), None, Codec.DECIMAL, "numeric({precision},{scale})",
+             frozenset({1700}), csv=True, number_text=True),
+        Kind(PgKind.NUMERIC_TEXT, (), _STRING, Codec.NUMERIC_TEXT, "text",
+             frozenset({1700}), number_text=True),
+        Kind(PgKind.TEXT, ("text", "character varying", "character", "bpchar", "name",
+             '"char"', "varchar"), _STRING, Codec.TEXT, "text", csv=True),
+        Kind(PgKind.BYTEA, ("bytea",), pa.binary(), Codec.BYTEA, "bytea",
+             copy_select="encode({}, 'hex')"),  # the decoder's form: hex without \\x
+        Kind(PgKind.JSON, ("json", "jsonb"), pa.json_(_STRING), Codec.JSON, "text"),
+        Kind(PgKind.UUID, ("uuid",), pa.uuid(), Codec.UUID, "text", fixed_width=True),
+        Kind(PgKind.DATE, ("date",), pa.date32(), Codec.DATE, "date",
+             fixed_width=True, csv=True),
+        Kind(PgKind.TIME, ("time without time zone", "time"), pa.time64("us"), Codec.TIME,
+             "time", fixed_width=True),
+        Kind(PgKind.TIMESTAMP, ("timestamp without time zone", "timestamp"),
+             pa.timestamp("us"), Codec.TIMESTAMP, "timestamp", fixed_width=True, csv=True),
+        Kind(PgKind.TIMESTAMPTZ, ("timestamp with time zone", "timestamptz"),
+             pa.timestamp("us", tz="UTC"), Codec.TIMESTAMPTZ, "timestamptz",
+             fixed_width=True, csv=True),
+        Kind(PgKind.INTERVAL, ("interval",), _STRING, Codec.INTERVAL, "text",
+             fixed_width=True),
+        Kind(PgKind.MACADDR8, ("macaddr8",), _STRING, Codec.TEXT, "text",
+             frozenset({774}), fixed_width=True, csv=True),
+        Kind(PgKind.ARRAY, (), None, Codec.ARRAY, "{element}[]"),
+        Kind(PgKind.OTHER, (), _STRING, Codec.TEXT, "text"),
+    )
 }
+# fmt: on
+"""The type registry: one record per kind."""
+
+_BASE_KINDS = {name: k.kind for k in KINDS.values() for name in k.names}
 
 # format_type() text of a built-in type: a lower-case name, an optional typmod in
 # parentheses, and for time types the zone suffix after the typmod.
@@ -176,7 +241,9 @@ class PgType:
             assert self.precision is not None
             assert self.scale is not None
             return pa.decimal128(self.precision, self.scale)
-        return _ARROW_TYPES[self.kind]
+        arrow = KINDS[self.kind].arrow
+        assert arrow is not None
+        return arrow
 
     @property
     def exact_text_needed(self) -> bool:
@@ -188,7 +255,18 @@ class PgType:
         """
         if self.kind is PgKind.DECIMAL:
             return (self.precision or 0) > 15
-        return self.kind in (PgKind.NUMERIC_TEXT, PgKind.FLOAT4)
+        return self.info.number_text
+
+    @property
+    def info(self) -> Kind:
+        """The registry's record of this type's kind."""
+        return KINDS[self.kind]
+
+    @property
+    def holds_decimal(self) -> bool:
+        """A DECIMAL or DECIMAL[] column: its NaN and ±Infinity go to ``_nonfinite``."""
+        pg = self.element if self.element is not None else self
+        return pg.kind is PgKind.DECIMAL
 
 
 def _numeric(text: str, mod: str | None) -> PgType:
@@ -201,27 +279,6 @@ def _numeric(text: str, mod: str | None) -> PgType:
     if 0 <= scale <= precision <= MAX_DECIMAL128_PRECISION:
         return PgType(text, PgKind.DECIMAL, precision=precision, scale=scale)
     return PgType(text, PgKind.NUMERIC_TEXT, precision=precision, scale=scale)
-
-
-_ARROW_TYPES: dict[PgKind, pa.DataType] = {
-    PgKind.BOOL: pa.bool_(),
-    PgKind.INT2: pa.int16(),
-    PgKind.INT4: pa.int32(),
-    PgKind.INT8: pa.int64(),
-    PgKind.FLOAT4: pa.float32(),
-    PgKind.FLOAT8: pa.float64(),
-    PgKind.NUMERIC_TEXT: pa.string(),
-    PgKind.TEXT: pa.string(),
-    PgKind.BYTEA: pa.binary(),
-    PgKind.JSON: pa.json_(pa.string()),
-    PgKind.UUID: pa.uuid(),
-    PgKind.DATE: pa.date32(),
-    PgKind.TIME: pa.time64("us"),
-    PgKind.TIMESTAMP: pa.timestamp("us"),
-    PgKind.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
-    PgKind.INTERVAL: pa.string(),
-    PgKind.OTHER: pa.string(),
-}
 
 
 def column_type(column: ColumnSpec) -> PgType:
@@ -251,3 +308,18 @@ def source_types_metadata(spec: TableSpec) -> dict[bytes, bytes]:
         SOURCE_KEY_KEY: json.dumps(list(spec.key), ensure_ascii=False).encode(),
         SOURCE_ARRAY_DIMS_KEY: json.dumps(dims, ensure_ascii=False).encode(),
     }
+
+
+def warehouse_type(arrow: pa.DataType) -> str | None:
+    """The PostgreSQL warehouse's column type for a kind's Arrow type (None: no kind has
+    it). Where kinds share an Arrow type, the first registered decides (they agree)."""
+    if pa.types.is_decimal(arrow):
+        return KINDS[PgKind.DECIMAL].warehouse.format(precision=arrow.precision, scale=arrow.scale)
+    if pa.types.is_timestamp(arrow):  # any unit: DuckDB may write ns or ms
+        arrow = KINDS[PgKind.TIMESTAMPTZ if arrow.tz else PgKind.TIMESTAMP].arrow
+    elif pa.types.is_time(arrow):
+        arrow = KINDS[PgKind.TIME].arrow
+    return _WAREHOUSE.get(arrow)
+
+
+_WAREHOUSE = {k.arrow: k.warehouse for k in reversed(KINDS.values()) if k.arrow is not None}

@@ -12,43 +12,31 @@ import pyarrow as pa
 from psycopg import sql
 
 from schemas.errors import ConfigurationError, TerminalError, TransientError
+from schemas.pgtypes import KINDS, PgKind, warehouse_type
 from schemas.settings import MALFORMED_CONNINFO, is_conninfo_error
 from warehouse_loader.warehouse import Warehouse
 
-_SCALARS = {
-    "bool": "boolean",
+# Arrow types DuckDB may write that no Postgres kind of the type registry has
+_NOT_FROM_POSTGRES = {
     "int8": "smallint",
-    "int16": "smallint",
-    "int32": "integer",
-    "int64": "bigint",
     "uint8": "smallint",
     "uint16": "integer",
     "uint32": "bigint",
     "uint64": "numeric(20,0)",
-    "float": "real",
-    "double": "double precision",
-    "string": "text",
     "large_string": "text",
-    "binary": "bytea",
     "large_binary": "bytea",
-    "date32[day]": "date",
 }
 
 
 def pg_type(arrow: pa.DataType) -> str:
-    """The PostgreSQL type a column of this Arrow type is stored as (text when unknown)."""
-    if pa.types.is_decimal(arrow):
-        return f"numeric({arrow.precision},{arrow.scale})"
-    if pa.types.is_timestamp(arrow):
-        return "timestamptz" if arrow.tz else "timestamp"
-    if pa.types.is_time(arrow):
-        return "time"
+    """The PostgreSQL type a column of this Arrow type is stored as: the type registry's
+    warehouse type of its kind, or text when unknown."""
     if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
         inner = pg_type(arrow.value_type)
-        return (
-            "text" if inner == "text" and not pa.types.is_string(arrow.value_type) else f"{inner}[]"
-        )
-    return _SCALARS.get(str(arrow), "text")
+        if inner == "text" and not pa.types.is_string(arrow.value_type):
+            return "text"
+        return KINDS[PgKind.ARRAY].warehouse.format(element=inner)
+    return warehouse_type(arrow) or _NOT_FROM_POSTGRES.get(str(arrow), "text")
 
 
 class PostgresWarehouse(Warehouse):

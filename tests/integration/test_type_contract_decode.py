@@ -8,6 +8,7 @@ prints (its output function, the text wal2json starts from). The one loss is wal
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ import pytest
 from psycopg import sql
 
 from cdc_reader.capture import CaptureOptions, drain
+from cdc_reader.codec import parse_array
 from cdc_reader.dropped import spec_from_raw
 from cdc_reader.snapshot import SnapshotOptions, snapshot
 from cdc_reader.tablebatch import NONFINITE_COLUMN
 from cdc_reader.wal2json import ColumnarDecoder
 from schemas import layout
-from schemas.pgtext import parse_array
 from schemas.pgtypes import PgKind, PgType, column_type
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import ColumnSpec, TableSpec
@@ -34,6 +35,7 @@ from tests.fixtures.record_wal2json import EVERY_TYPE_ROWS, SETUP, peek, session
 pytestmark = pytest.mark.integration
 
 SPECIALS = ("NaN", "Infinity", "-Infinity")
+CANONICAL_INTERVAL = re.compile(r"-?[0-9]+ months -?[0-9]+ days -?[0-9]+ microseconds")
 FLOATS = (PgKind.FLOAT4, PgKind.FLOAT8)
 
 
@@ -200,12 +202,15 @@ def test_every_type_round_trips_through_parquet_and_duckdb(
     ]
 
 
+@pytest.mark.parametrize("path_through", ["decoder", "snapshot"])
 def test_interval_text_is_exact_for_postgres_and_duckdb(
-    pg_dsn: str, slot_name: str, tmp_path: Path
+    pg_dsn: str, slot_name: str, tmp_path: Path, path_through: str
 ) -> None:
-    _, path = capture(pg_dsn, slot_name, tmp_path)
-    table = pq.read_table(path)
+    run = {"decoder": capture, "snapshot": capture_with_snapshot}
+    _, path = run[path_through](pg_dsn, slot_name, tmp_path)
+    table = pq.read_table(path).sort_by("id")
     stored = table.column("iv").to_pylist() + (table.column("iva").to_pylist()[0] or [])
+    assert all(CANONICAL_INTERVAL.fullmatch(text) for text in stored), stored
     with psycopg.connect(pg_dsn) as conn:
         truth = [r[0] for r in conn.execute("SELECT iv::text FROM every_type ORDER BY id")]
         elements = "SELECT unnest(iva)::text FROM every_type WHERE id = 1"

@@ -8,9 +8,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.pgtokens import Numbers, token_value, token_values, tokens_to_arrow
+from cdc_reader.codec import (
+    Numbers,
+    PgValueError,
+    to_arrow,
+    token_value,
+    token_values,
+    tokens_to_arrow,
+)
 from schemas.pgtypes import PgType
-from schemas.pgvalues import PgValueError, to_arrow
 
 pytestmark = pytest.mark.unit
 

@@ -8,6 +8,7 @@ years Python's ``datetime`` cannot hold (BC, after 9999) and ``infinity`` keep t
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, NamedTuple
 
@@ -167,26 +168,45 @@ def parse_array(text: str) -> list[Any]:
 
     ``{1,NULL,"a b","NULL"}`` gives ``['1', None, 'a b', 'NULL']``; ``{{1,2},{3,4}}`` gives
     lists of lists; ``{}`` gives ``[]``. Explicit bounds (``[0:1]={...}``) are dropped: the
-    elements keep their order, the lower bound is not kept.
+    elements keep their order, the lower bound is not kept. Parsed by psycopg's own text
+    array loader (no connection needed), for Postgres' output form: a literal it never
+    prints (``{ 1 }``, ``{a\\,b}``, lower-case ``null``) is read as psycopg reads it.
     """
-    if text.startswith("["):
-        text = text[text.index("=") + 1 :]
-    if text.startswith("{") and text.endswith("}") and not _NEEDS_FULL_PARSE.search(text, 1):
-        inner = text[1:-1]
-        if not inner:
-            return []
-        tokens = inner.split(",")
-        if "" in tokens:
-            raise ValueError(f"empty element in array literal: {text!r}")
-        return [_unquoted(t) for t in tokens]
-    return _ArrayParser(text).parse()
+    if not text.endswith("}"):
+        raise ValueError(f"not an array literal: {text!r}")
+    loader, refused = _array_loader()
+    try:
+        items = loader.load(text.encode())
+    except refused as exc:
+        raise ValueError(f"malformed array literal: {text!r} ({exc})") from None
+    if not isinstance(items, list) or _ragged(items):
+        raise ValueError(f"malformed array literal: {text!r} (not rectangular)")
+    return items
 
 
-_NEEDS_FULL_PARSE = re.compile(r'["\\{\s]')
+@functools.cache
+def _array_loader() -> tuple[Any, type[Exception]]:
+    """psycopg's text-format loader of ``text[]`` (the elements come back as their text),
+    and the error it raises for a malformed literal."""
+    import psycopg  # imported on first use: the codec's import stays light
+    from psycopg import postgres
+    from psycopg.pq import Format
+
+    info = postgres.types["text"]
+    assert info is not None
+    loader = postgres.adapters.get_loader(info.array_oid, Format.TEXT)
+    assert loader is not None
+    return loader(info.array_oid), psycopg.DataError
 
 
-def _unquoted(token: str) -> str | None:
-    return None if token.upper() == "NULL" else token
+def _ragged(items: list[Any]) -> bool:
+    """Whether nested lists are not a rectangle (Postgres' arrays always are)."""
+    nested = [isinstance(item, list) for item in items]
+    if not any(nested):
+        return False
+    if not all(nested):
+        return True
+    return len({len(item) for item in items}) != 1 or any(_ragged(item) for item in items)
 
 
 def array_depth(value: list[Any]) -> int:
@@ -196,84 +216,3 @@ def array_depth(value: list[Any]) -> int:
         value = value[0]
         depth += 1
     return depth
-
-
-class _ArrayParser:
-    """A cursor over an array literal; one instance per literal."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def parse(self) -> list[Any]:
-        self._skip_space()
-        result = self._array()
-        self._skip_space()
-        if self.pos != len(self.text):
-            raise ValueError(f"trailing text after array literal: {self.text!r}")
-        return result
-
-    def _array(self) -> list[Any]:
-        if not self.text.startswith("{", self.pos):
-            raise ValueError(f"not an array literal: {self.text!r}")
-        self.pos += 1
-        items: list[Any] = []
-        self._skip_space()
-        if self.text.startswith("}", self.pos):
-            self.pos += 1
-            return items
-        while True:
-            self._skip_space()
-            items.append(self._item())
-            self._skip_space()
-            sep = self.text[self.pos : self.pos + 1]
-            self.pos += 1
-            if sep == "}":
-                return items
-            if sep != ",":
-                raise ValueError(f"malformed array literal: {self.text!r}")
-
-    def _item(self) -> Any:
-        ch = self.text[self.pos : self.pos + 1]
-        if ch == "{":
-            return self._array()
-        if ch == '"':
-            return self._quoted()
-        return self._bare()
-
-    def _quoted(self) -> str:
-        out: list[str] = []
-        self.pos += 1
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            if ch == '"':
-                self.pos += 1
-                return "".join(out)
-            if ch == "\\":
-                self.pos += 1
-                ch = self.text[self.pos : self.pos + 1]
-            out.append(ch)
-            self.pos += 1
-        raise ValueError(f"unterminated quoted element in array literal: {self.text!r}")
-
-    def _bare(self) -> str | None:
-        out: list[str] = []
-        escaped = False
-        while self.pos < len(self.text) and self.text[self.pos] not in ",}":
-            ch = self.text[self.pos]
-            if ch == "\\":
-                escaped = True
-                self.pos += 1
-                ch = self.text[self.pos : self.pos + 1]
-            elif ch in '{"':
-                raise ValueError(f"malformed array literal: {self.text!r}")
-            out.append(ch)
-            self.pos += 1
-        token = "".join(out).strip()
-        if not token:
-            raise ValueError(f"empty element in array literal: {self.text!r}")
-        return token if escaped else _unquoted(token)
-
-    def _skip_space(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1

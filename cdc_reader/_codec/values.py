@@ -1,16 +1,19 @@
 """Columns of decoded Postgres values -> Arrow arrays, per the type contract in pgtypes.
 
-Input values are what wal2json's JSON gives (numbers, booleans, strings, None) or Postgres
-text (array elements, domains, ``numeric-data-types-as-string``); both are accepted for
-every type. Conversion is vectorised in Arrow where the common text form allows it and
-falls back to the pure parsers of :mod:`schemas.pgtext` for the rest, so per-value Python
-work is paid only by values such as ``infinity`` or BC dates.
+Input values are Postgres' text output (COPY, array elements, domains, pgoutput's text
+format, ``numeric-data-types-as-string``) or what wal2json's JSON gives (numbers,
+booleans, strings, None); both are accepted for every type. Each kind's converter is the
+one its registry record names (:class:`schemas.pgtypes.Codec`). Conversion is vectorised
+in Arrow where the common text form allows it and falls back to the pure parsers of
+:mod:`cdc_reader._codec.text` for the rest, so per-value Python work is paid only by
+values such as ``infinity`` or BC dates.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -19,12 +22,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import pgtext
-from schemas.pgtypes import PgKind, PgType
+from cdc_reader._codec import text as pgtext
+from schemas.pgtypes import Codec, PgType
 
 NONFINITE = frozenset({"NaN", "Infinity", "-Infinity"})
 """Postgres numeric values DECIMAL cannot hold."""
-_NONFINITE_TEXTS = pa.array(sorted(NONFINITE))
 _DATE_FAST = r"^\d{4}-\d\d-\d\d$"
 _TIMESTAMP_FAST = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$"
 _TIMESTAMPTZ_FAST = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$"
@@ -48,11 +50,12 @@ def to_arrow(
     NULL and their position and Postgres text are recorded in it; otherwise they raise.
     Raises :class:`PgValueError` naming the position of a value that does not fit.
     """
-    if pg.kind is PgKind.ARRAY:
+    codec = pg.info.codec
+    if codec is Codec.ARRAY:
         return _array_column(values, pg, nonfinite)
-    if pg.kind is PgKind.DECIMAL:
+    if codec is Codec.DECIMAL:
         return _decimal_column(values, pg, nonfinite)
-    return _CONVERTERS[pg.kind](values, pg)
+    return _CONVERTERS[codec](values, pg)
 
 
 def to_python(value: Any, pg: PgType) -> Any:
@@ -63,9 +66,9 @@ def to_python(value: Any, pg: PgType) -> Any:
     """
     if value is None:
         return None
-    if pg.kind is PgKind.DECIMAL and value in NONFINITE:
+    if pg.info.codec is Codec.DECIMAL and value in NONFINITE:
         return Decimal(value)
-    if pg.kind is PgKind.ARRAY and isinstance(value, str):
+    if pg.info.codec is Codec.ARRAY and isinstance(value, str):
         with contextlib.suppress(ValueError):  # a malformed literal fails below, with its row
             pg = replace(pg, dims=pgtext.array_depth(pgtext.parse_array(value)))
     nonfinite: dict[int, str] = {}
@@ -163,17 +166,23 @@ def _decimal_column(
     return decimal_from_text(texts, pg, nonfinite)
 
 
+@functools.cache
+def _nonfinite_texts() -> pa.Array:
+    # built on first use: an array built at import time would import pandas (~1.6 s)
+    return pa.array(sorted(NONFINITE))
+
+
 def decimal_from_text(texts: pa.Array, pg: PgType, nonfinite: dict[int, str] | None) -> pa.Array:
     """A DECIMAL column from Postgres text (a string array): what :func:`to_arrow` makes
     of the same strings."""
     target = pg.arrow_type
-    special = pc.indices_nonzero(pc.is_in(texts, _NONFINITE_TEXTS)).to_pylist()
+    special = pc.indices_nonzero(pc.is_in(texts, _nonfinite_texts())).to_pylist()
     if special:
         if nonfinite is None:
             first = texts[special[0]].as_py()
             raise PgValueError(f"{pg.text} cannot hold {first}", special[0])
         nonfinite.update(zip(special, texts.take(special).to_pylist(), strict=True))
-        texts = pc.if_else(pc.is_in(texts, _NONFINITE_TEXTS), None, texts)
+        texts = pc.if_else(pc.is_in(texts, _nonfinite_texts()), None, texts)
     try:
         return texts.cast(target)
     except _ARROW_ERRORS:
@@ -385,22 +394,20 @@ def _timestamptz_column(values: Sequence[Any], pg: PgType) -> pa.Array:
     return _temporal(values, pg, _TIMESTAMPTZ_FAST, pgtext.parse_timestamp, pa.int64())
 
 
-_CONVERTERS: dict[PgKind, Callable[[Sequence[Any], PgType], pa.Array]] = {
-    PgKind.BOOL: _bool_column,
-    PgKind.INT2: _number_column,
-    PgKind.INT4: _number_column,
-    PgKind.INT8: _number_column,
-    PgKind.FLOAT4: _number_column,
-    PgKind.FLOAT8: _number_column,
-    PgKind.NUMERIC_TEXT: _numeric_text_column,
-    PgKind.TEXT: _text_column,
-    PgKind.OTHER: _text_column,
-    PgKind.JSON: _json_column,
-    PgKind.BYTEA: _bytea_column,
-    PgKind.UUID: _uuid_column,
-    PgKind.INTERVAL: _interval_column,
-    PgKind.TIME: _time_column,
-    PgKind.DATE: _date_column,
-    PgKind.TIMESTAMP: _timestamp_column,
-    PgKind.TIMESTAMPTZ: _timestamptz_column,
+_CONVERTERS: dict[Codec, Callable[[Sequence[Any], PgType], pa.Array]] = {
+    Codec.BOOL: _bool_column,
+    Codec.INTEGER: _number_column,
+    Codec.FLOAT4: _number_column,
+    Codec.FLOAT8: _number_column,
+    Codec.NUMERIC_TEXT: _numeric_text_column,
+    Codec.TEXT: _text_column,
+    Codec.JSON: _json_column,
+    Codec.BYTEA: _bytea_column,
+    Codec.UUID: _uuid_column,
+    Codec.INTERVAL: _interval_column,
+    Codec.TIME: _time_column,
+    Codec.DATE: _date_column,
+    Codec.TIMESTAMP: _timestamp_column,
+    Codec.TIMESTAMPTZ: _timestamptz_column,
 }
+"""The converter of each codec (DECIMAL and ARRAY take the non-finite flags: above)."""

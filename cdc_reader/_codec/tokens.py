@@ -3,7 +3,7 @@
 The capture hot path keeps a row change whose text has its table's known shape as the JSON
 text of its values (``null``, ``true``, ``false``, a number as printed, a quoted string
 with its escapes), without parsing the message. :func:`tokens_to_arrow` converts a column
-of such tokens in bulk with Arrow, and gives exactly what :func:`schemas.pgvalues.to_arrow`
+of such tokens in bulk with Arrow, and gives exactly what :func:`~cdc_reader._codec.values.to_arrow`
 gives for the values a JSON parser makes of them (:func:`token_value`). Where a column
 holds anything the bulk conversion does not cover, the tokens are parsed one by one and go
 through ``to_arrow`` itself, so results and errors stay the same.
@@ -11,6 +11,7 @@ through ``to_arrow`` itself, so results and errors stay the same.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any
@@ -19,8 +20,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.pgtypes import PgKind, PgType
-from schemas.pgvalues import decimal_from_text, to_arrow
+from cdc_reader._codec.values import decimal_from_text, to_arrow
+from schemas.pgtypes import Codec, PgType
 
 NULL = "null"
 """The token of a NULL value."""
@@ -42,18 +43,15 @@ _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError
 # Text to_arrow casts straight to the column's type, its first (and usual) way
 _CAST_FROM_TEXT = frozenset(
     {
-        PgKind.INT2,
-        PgKind.INT4,
-        PgKind.INT8,
-        PgKind.FLOAT4,
-        PgKind.FLOAT8,
-        PgKind.DATE,
-        PgKind.TIMESTAMP,
-        PgKind.TIMESTAMPTZ,
+        Codec.INTEGER,
+        Codec.FLOAT4,
+        Codec.FLOAT8,
+        Codec.DATE,
+        Codec.TIMESTAMP,
+        Codec.TIMESTAMPTZ,
     }
 )
-_AS_TEXT = (PgKind.TEXT, PgKind.OTHER, PgKind.NUMERIC_TEXT)
-_BOOLEANS = pa.array(["true", "false"])
+_AS_TEXT = (Codec.TEXT, Codec.NUMERIC_TEXT)
 # Integers a double does not hold exactly (beyond 2**53) become floats the JSON way.
 _WIDE_INTEGER = r"^-?[0-9]{16,}$"
 
@@ -90,7 +88,7 @@ def tokens_to_arrow(
     """The Arrow array of a column of value tokens of Postgres type ``pg``.
 
     Equal to ``to_arrow(token_values(tokens, numbers), pg, nonfinite)``, and raises what
-    that raises (:class:`~schemas.pgvalues.PgValueError` naming the position, or
+    that raises (:class:`~cdc_reader._codec.values.PgValueError` naming the position, or
     ValueError for a token no JSON parser reads).
     """
     n = len(tokens)
@@ -99,12 +97,13 @@ def tokens_to_arrow(
     if nulls.true_count == n:
         return to_arrow([None] * n, pg, nonfinite)
     quoted = pc.starts_with(array, '"').true_count
-    booleans = pc.is_in(array, value_set=_BOOLEANS).true_count
+    booleans = pc.is_in(array, value_set=_booleans()).true_count
+    codec = pg.info.codec
     converted = None
     try:
         if quoted + nulls.true_count == n:
             converted = _from_strings(array, nulls, pg, nonfinite)
-        elif booleans + nulls.true_count == n and pg.kind is PgKind.BOOL:
+        elif booleans + nulls.true_count == n and codec is Codec.BOOL:
             converted = pc.if_else(nulls, None, pc.equal(array, "true"))
         elif quoted == booleans == 0:
             converted = _from_numbers(array, nulls, pg, numbers)
@@ -115,11 +114,17 @@ def tokens_to_arrow(
     return to_arrow(token_values(array.to_pylist(), numbers), pg, nonfinite)
 
 
+@functools.cache
+def _booleans() -> pa.Array:
+    # built on first use: an array built at import time would import pandas (~1.6 s)
+    return pa.array(["true", "false"])
+
+
 def _from_numbers(
     array: pa.Array, nulls: pa.Array, pg: PgType, numbers: Numbers
 ) -> pa.Array | None:
     """JSON numbers (and nulls); None for a type this does not cover."""
-    convert = _FROM_NUMBERS.get(pg.kind)
+    convert = _FROM_NUMBERS.get(pg.info.codec)
     if convert is None:
         return None
     return convert(array, pc.if_else(nulls, None, array), pg, numbers is Numbers.TEXT)
@@ -158,13 +163,11 @@ def _decimals(array: pa.Array, values: pa.Array, pg: PgType, as_text: bool) -> p
 
 
 _FROM_NUMBERS = {
-    PgKind.INT2: _integers,
-    PgKind.INT4: _integers,
-    PgKind.INT8: _integers,
-    PgKind.FLOAT8: _doubles,
-    PgKind.FLOAT4: _reals,
-    PgKind.NUMERIC_TEXT: _numeric_texts,
-    PgKind.DECIMAL: _decimals,
+    Codec.INTEGER: _integers,
+    Codec.FLOAT8: _doubles,
+    Codec.FLOAT4: _reals,
+    Codec.NUMERIC_TEXT: _numeric_texts,
+    Codec.DECIMAL: _decimals,
 }
 
 
@@ -181,13 +184,14 @@ def _from_strings(
         escapes = array.filter(escaped).to_pylist()
         decoded = pa.array([orjson.loads(t) for t in escapes], pa.string())
         texts = pc.replace_with_mask(texts, escaped, decoded)
-    if pg.kind in _AS_TEXT:
+    codec = pg.info.codec
+    if codec in _AS_TEXT:
         return texts
-    if pg.kind is PgKind.JSON:
+    if codec is Codec.JSON:
         return pa.ExtensionArray.from_storage(pg.arrow_type, texts)
-    if pg.kind is PgKind.DECIMAL:
+    if codec is Codec.DECIMAL:
         return decimal_from_text(texts, pg, nonfinite)
-    if pg.kind in _CAST_FROM_TEXT:
+    if codec in _CAST_FROM_TEXT:
         try:
             # what to_arrow does first with text: infinity, BC, ... take its long way
             return texts.cast(pg.arrow_type)
