@@ -120,8 +120,19 @@ class PostgresWarehouse(Warehouse):
 
 
 def _converter(arrow: pa.DataType) -> Any:
+    """How a value of ``arrow`` is sent to its warehouse column: a ``text`` column holds the
+    JSON text of a nested value (list, struct, map) and the plain text of a scalar (a UUID
+    as ``8-4-4-4-12`` hex, not as a quoted JSON string)."""
     if pg_type(arrow) == "text" and not (
         pa.types.is_string(arrow) or pa.types.is_large_string(arrow)
     ):
-        return lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str)
+        return _as_text
     return lambda v: v
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, default=str)
+    return str(value)
