@@ -123,8 +123,11 @@ def drain(
                 options.slot,
                 reader.plugin_options(
                     sorted({*specs, *gone}),
-                    numeric_as_string=reader.numeric_as_string_supported(
-                        ctl, options.slot, run.result.start or upto
+                    numeric_as_string=slot.accepts_option(
+                        ctl,
+                        options.slot,
+                        reader.NUMERIC_AS_STRING,
+                        at=run.result.start or upto,
                     ),
                 ),
                 upto=upto,

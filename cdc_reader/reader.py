@@ -21,6 +21,9 @@ from schemas.tables import TableName
 
 HEARTBEAT_PREFIX = "pgcdc-heartbeat"
 
+NUMERIC_AS_STRING = ("numeric-data-types-as-string", "1")
+"""The wal2json option (2.6 and later) that sends numerics as JSON strings."""
+
 
 def wal2json_escape(name: str) -> str:
     """Escape a name for wal2json's table lists: separators, wildcards, backslashes, spaces.
@@ -39,30 +42,11 @@ def plugin_options(tables: list[TableName], *, numeric_as_string: bool) -> list[
     """
     options = list(PLUGIN_OPTIONS)
     if numeric_as_string:
-        options.append(("numeric-data-types-as-string", "1"))
+        options.append(NUMERIC_AS_STRING)
     if tables:
         listed = ",".join(f"{wal2json_escape(t.schema)}.{wal2json_escape(t.name)}" for t in tables)
         options.append(("add-tables", listed))
     return [x for pair in options for x in pair]
-
-
-def numeric_as_string_supported(conn: psycopg.Connection[Any], slot: str, at: Lsn) -> bool:
-    """Whether the server's wal2json (2.6 and later) accepts ``numeric-data-types-as-string``.
-
-    wal2json checks its options when decoding starts, so a peek that decodes nothing (up to
-    the slot's own position) is enough to ask.
-    """
-    try:
-        conn.execute(
-            "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, NULL, "
-            "'format-version', '2', 'numeric-data-types-as-string', '1')",
-            (slot, str(at)),
-        )
-    except psycopg.errors.InvalidParameterValue:
-        return False
-    except psycopg.Error as exc:
-        raise translate(exc, f"probing wal2json's options on slot {slot}") from None
-    return True
 
 
 def current_wal_lsn(conn: psycopg.Connection[Any]) -> Lsn:

@@ -38,7 +38,7 @@ from psycopg import sql
 from cdc_reader import slot
 from cdc_reader.catalog import load_specs, require_identity
 from cdc_reader.codec import Flags, from_copy_csv
-from cdc_reader.source import connect, translate
+from cdc_reader.source import connect, open_connection, secrets_of, translate
 from cdc_reader.state import Position, StoreStateStore
 from cdc_reader.tablebatch import NONFINITE_COLUMN
 from schemas import layout
@@ -166,20 +166,19 @@ class _exported:  # noqa: N801 - used as a context manager, like contextlib's he
         if not self.temporary:
             self._clear_unfinished(name)
         try:
-            self.conn = psycopg.connect(self.dsn, replication="database", autocommit=True)
+            self.conn = open_connection(self.dsn, replication=True)
         except psycopg.Error as exc:
-            raise translate(exc, "opening a replication connection") from None
-        kind = "TEMPORARY LOGICAL" if self.temporary else "LOGICAL"
-        command = f"CREATE_REPLICATION_SLOT {name} {kind} wal2json (SNAPSHOT 'export')"
-        res = self.conn.pgconn.exec_(command.encode())
-        if res.status != psycopg.pq.ExecStatus.TUPLES_OK:
-            message = (res.error_message or b"").decode(errors="replace").strip()
+            raise translate(
+                exc, "opening a replication connection", secrets=secrets_of(self.dsn)
+            ) from None
+        try:
+            lsn, exported = slot.create_exported(self.conn, name, temporary=self.temporary)
+        except BaseException:
             self.conn.close()
-            raise SourceError(f"creating slot {name} with an exported snapshot: {message}")
+            raise
         self.created = name
-        values = [(res.get_value(0, i) or b"").decode() for i in range(3)]
-        log.info("slot created", extra={"slot": name, "lsn": values[1], "snapshot": values[2]})
-        return Lsn.parse(values[1]), values[2]
+        log.info("slot created", extra={"slot": name, "lsn": str(lsn), "snapshot": exported})
+        return lsn, exported
 
     def __exit__(self, failed: type[BaseException] | None, *exc: object) -> None:
         if self.conn is not None:

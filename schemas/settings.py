@@ -18,7 +18,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-_SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+_SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
+
+
+def is_slot_name(name: str) -> bool:
+    """Postgres' rule for replication slot names: 1-63 lower-case letters, digits and
+    underscores. The one copy: settings and ``pgcdc check`` both ask it."""
+    return _SLOT_NAME.fullmatch(name) is not None
 
 
 def _split_csv(value: Any) -> Any:
@@ -134,7 +140,7 @@ class Settings(BaseSettings):
     @field_validator("slot")
     @classmethod
     def _check_slot(cls, value: str) -> str:
-        if not _SLOT_NAME.match(value):
+        if not is_slot_name(value):
             raise ValueError(
                 f"invalid slot name {value!r}: use 1-63 characters of lower-case letters, "
                 "digits and underscores (Postgres' rule for replication slot names)"
