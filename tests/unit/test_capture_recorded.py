@@ -181,15 +181,17 @@ def test_a_pending_intent_cuts_the_replayed_batch_where_it_was_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A crash after the data but before the position leaves an intent (first two
-    transactions, 100-row bound) and no position: the replay, although now asked to close a
-    batch at every commit, cuts its first batch at the intent's end, so it rewrites the same
-    objects; later batches close at every commit again, all with the intent's row bound."""
+    transactions, 100-row bound) and no position. The replay is asked for 4-row batches
+    (the first transaction has 5 rows) but keeps the intent's bound for the whole run: its
+    first batch is cut at the intent's end, so it rewrites the same objects, and the rest
+    (5 rows) is one batch."""
     txns = transactions("basic_ops")
     c1, c2 = txns[0].commit, txns[1].commit
     state = MemoryStateStore()
     state.save_intent(Intent(slot=SLOT, first=c1, last=c2, max_rows=100, max_bytes=2**26))
-    got = run_capture(tmp_path, monkeypatch, "basic_ops", max_rows=7, max_seconds=0, state=state)
-    assert got.acknowledged == [c2, *(t.commit for t in txns[2:])]
+    got = run_capture(tmp_path, monkeypatch, "basic_ops", max_rows=4, state=state)
+    c3, last = txns[2].commit, txns[-1].commit
+    assert got.acknowledged == [c2, last]
     first = {table for t in txns[:2] for table, _ in t.changes}
     assert {k for k in data_keys(got.raw) if c2.hex16() in k} == {
         layout.change_file_key(TableName.parse(table), txns[0].at, c1, c2) for table in first
@@ -202,7 +204,10 @@ def test_a_pending_intent_cuts_the_replayed_batch_where_it_was_cut(
         )
     ]
     assert sorted(stored) == sorted(txns[0].changes + txns[1].changes)
-    # the replayed batch's intent repeats the stored one; then a batch per commit again
+    # the replayed batch's intent repeats the stored one; then one batch for the rest
     replayed = [(i.first, i.last, i.max_rows) for i in state.intents[SLOT]]
-    assert replayed[:2] == [(c1, c2, 100), (c1, c2, 100)]
-    assert replayed[2:] == [(t.commit, t.commit, 100) for t in txns[2:]]
+    assert replayed == [(c1, c2, 100), (c1, c2, 100), (c3, last, 100)]
+    rest = {table for t in txns[2:] for table, _ in t.changes}
+    assert {k for k in data_keys(got.raw) if c2.hex16() not in k} == {
+        layout.change_file_key(TableName.parse(table), txns[2].at, c3, last) for table in rest
+    }
