@@ -3,6 +3,7 @@ by the model, the batch manifests and the loader."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -95,3 +96,26 @@ def test_a_manifest_output_reads_its_kind_into_the_enum() -> None:
     )
     with pytest.raises(pydantic.ValidationError):
         Output.model_validate_json(doc.replace('"mirror"', '"mirrors"'))
+
+
+def kind_literals() -> list[str]:
+    """``x.kind`` compared with a string literal anywhere in the packages (file:line)."""
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for package in ("transformer", "warehouse_loader", "pipeline", "schemas"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Compare):
+                    continue
+                sides = [node.left, *node.comparators]
+                if not any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides):
+                    continue
+                texts = [c for s in sides for c in ast.walk(s) if isinstance(c, ast.Constant)]
+                if any(isinstance(c.value, str) for c in texts):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_kinds_are_compared_as_enum_members_only() -> None:
+    """One vocabulary: a misspelt ``"facts"`` in a comparison would silently never match."""
+    assert kind_literals() == []
