@@ -14,7 +14,7 @@ import pytest
 
 from cdc_reader.state import StoreStateStore
 from storage import open_store
-from tests.unit.test_capture_recorded import SLOT, run_capture
+from tests.recorded_capture import SLOT, run_capture
 from transformer import runner
 
 pytestmark = pytest.mark.unit
