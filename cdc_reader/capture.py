@@ -26,6 +26,7 @@ import psycopg
 import pyarrow.compute as pc
 
 from cdc_reader import reader, slot
+from cdc_reader.batchbounds import MAX_BATCH_BYTES, MAX_BATCH_ROWS, MAX_BATCH_SECONDS
 from cdc_reader.catalog import load_specs, require_identity
 from cdc_reader.dropped import dropped_tables
 from cdc_reader.source import connect, translate
@@ -54,9 +55,9 @@ class CaptureOptions:
 
     slot: str
     table_filter: TableFilter = field(default_factory=TableFilter)
-    max_batch_rows: int = 100_000
-    max_batch_bytes: int = 64 * 1024 * 1024
-    max_batch_seconds: float = 60.0
+    max_batch_rows: int = MAX_BATCH_ROWS
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    max_batch_seconds: float = MAX_BATCH_SECONDS
     fetch_size: int = 10_000
     time_budget: float | None = None
     heartbeat: bool = True

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cdc_reader import batchbounds as bounds
 from pipeline import config, logs
 from schemas.errors import ConfigurationError, PgcdcError, TerminalError, TransientError
 from schemas.settings import Settings
@@ -83,6 +84,11 @@ def _port(text: str) -> int:
     if port > 65535:
         raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535)")
     return port
+
+
+def _mib(size: int) -> str:
+    """A byte count as ``N MiB`` (or bytes, when not whole mebibytes)."""
+    return f"{size // 2**20:,} MiB" if size % 2**20 == 0 else f"{size:,} bytes"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,11 +165,26 @@ def _add_source_commands(sub: Any) -> None:
     p = sub.add_parser("capture", help="drain the slot's pending changes into the raw store")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep capturing, every --flush-every")
-    p.add_argument("--flush-every", type=_positive, default=900.0, help="seconds (default 900)")
+    p.add_argument(
+        "--flush-every", type=_positive, default=900.0, help="seconds (default %(default)g)"
+    )
     p.add_argument("--time-budget", type=_positive, help="stop cleanly after this many seconds")
-    p.add_argument("--max-batch-rows", type=_count, help="rows per batch (default 200,000)")
-    p.add_argument("--max-batch-bytes", type=_count, help="wal2json bytes per batch (128 MiB)")
-    p.add_argument("--max-batch-seconds", type=_positive, help="seconds a batch stays open (60)")
+    # no argparse default: an unset flag leaves CaptureOptions' own, which the help quotes
+    p.add_argument(
+        "--max-batch-rows",
+        type=_count,
+        help=f"rows per batch (default {bounds.MAX_BATCH_ROWS:,})",
+    )
+    p.add_argument(
+        "--max-batch-bytes",
+        type=_count,
+        help=f"wal2json bytes per batch (default {_mib(bounds.MAX_BATCH_BYTES)})",
+    )
+    p.add_argument(
+        "--max-batch-seconds",
+        type=_positive,
+        help=f"seconds a batch stays open (default {bounds.MAX_BATCH_SECONDS:g})",
+    )
     p.add_argument("--no-create-slot", action="store_true", help="fail if the slot is missing")
     p.set_defaults(func=cmd_capture)
 
@@ -181,7 +202,9 @@ def _add_pipeline_commands(sub: Any) -> Any:
     p = sub.add_parser("run", help="capture, transform and load once (or --follow)")
     _add_common(p)
     p.add_argument("--follow", action="store_true", help="keep running, every --every seconds")
-    p.add_argument("--every", type=_positive, default=900.0, help="seconds between runs (900)")
+    p.add_argument(
+        "--every", type=_positive, default=900.0, help="seconds between runs (%(default)g)"
+    )
     p.set_defaults(func=cmd_run)
     return sub
 

@@ -5,7 +5,8 @@ The state machine (infra/modules/pgcdc/state_machine.asl.json) invokes each with
 sends JSON log lines to stderr with the execution id and the Lambda request id on every line,
 resolves settings from the environment Terraform set (secrets through Secrets Manager, by
 ``pipeline.config``), calls the same service function as the CLI, and returns a
-JSON-serialisable summary, which Step Functions keeps at ``$.<step>.result``.
+JSON-serialisable summary, which Step Functions keeps at ``$.<step>.result``. A handler
+never retries in process: the state machine retries a failed step with a fresh invocation.
 
 A failure logs exactly one ERROR line (step, error class, message; secrets masked), which the
 ``<step>-errors`` metric filter counts, and is re-raised unchanged: Lambda reports the class
@@ -34,6 +35,8 @@ log = logging.getLogger("pgcdc.handler")
 MIN_MARGIN_SECONDS = 30.0
 MARGIN_FRACTION = 0.15
 MIN_BUDGET_SECONDS = 1.0
+LAMBDA_CAPTURE_ATTEMPTS = 1
+"""Tries of one capture per invocation: retries are the state machine's (see capture_handler)."""
 
 
 class LambdaContext(Protocol):
@@ -51,12 +54,18 @@ Summary = dict[str, Any]
 
 
 def capture_handler(event: Mapping[str, Any], context: LambdaContext) -> Summary:
-    """Drain the slot within the function's time, then report the slot's figures as EMF."""
-    budget = time_budget(context.get_remaining_time_in_millis())
+    """Drain the slot within the function's time, then report the slot's figures as EMF.
+
+    One attempt only: a transient failure is raised for the state machine's Retry, which
+    starts a fresh invocation with a fresh timeout. Retrying in process would restart the
+    drain's time budget inside the same invocation and could overrun its timeout.
+    """
 
     def work(settings: Settings) -> Summary:
+        # measured after the settings (and their secrets) are read: the drain starts now
+        budget = time_budget(context.get_remaining_time_in_millis())
         options = service.capture_options(settings, time_budget=budget)
-        result = service.capture_once(settings, options)
+        result = service.capture_once(settings, options, attempts=LAMBDA_CAPTURE_ATTEMPTS)
         report_slot_metrics(settings, event)
         return capture_summary(result, budget)
 

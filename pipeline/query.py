@@ -52,7 +52,16 @@ import pyarrow.dataset as ds
 from schemas import layout
 from schemas.errors import ConfigurationError, TransientError
 from schemas.pgtypes import SOURCE_KEY_KEY
-from schemas.processed import BATCH_PREFIX, COUNT, PREVIOUS, Batch, Output, TableProgress
+from schemas.processed import (
+    APPENDED_KINDS,
+    BATCH_PREFIX,
+    COUNT,
+    PREVIOUS,
+    Batch,
+    Kind,
+    Output,
+    TableProgress,
+)
 from schemas.tables import TableName, quote_ident
 from storage import Store
 from transformer.batches import read_batch
@@ -251,7 +260,7 @@ def _add_processed(con: duckdb.DuckDBPyConnection, processed: Store) -> tuple[st
     newest: dict[str, Output] = {}
     for batch in batches:
         for output in batch.outputs:
-            if output.kind != "mirror":
+            if output.kind != Kind.MIRROR:
                 objects.setdefault(output.target, []).extend((batch.run, k) for k in output.objects)
                 newest[output.target] = output
     for target, runs in sorted(objects.items()):
@@ -287,7 +296,7 @@ def _target_views(
     and quarantine are inserted: every row (a fact: every version).
     """
     view = f"processed.{quote_ident(output.target)}"
-    upserted = output.kind not in ("fact", "quarantine") and output.key
+    upserted = output.kind not in APPENDED_KINDS and output.key
     newest = ""
     if upserted:
         key = ", ".join(quote_ident(c) for c in output.key)
@@ -295,7 +304,7 @@ def _target_views(
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (_run) FROM {relation}{newest}")
     made = [output.target]
     needed = {"source_lsn", "source_seq", "deleted"}
-    if output.kind == "fact" and output.entity and needed | {output.entity} <= set(names):
+    if output.kind == Kind.FACT and output.entity and needed | {output.entity} <= set(names):
         current = f"processed.{quote_ident(output.target + '_current')}"
         columns = [c for c in names if c != "_run"]
         con.execute(current_view(quote_ident, current, view, columns, output.entity))

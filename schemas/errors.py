@@ -5,7 +5,8 @@
   host name). Exit non-zero with one clear line.
 - :class:`TransientError`: retry with backoff (connection refused or lost, throttling, S3
   5xx).
-- :class:`SkippableError`: one bad row; quarantine it and go on with the rest.
+- :class:`LoadError`: the warehouse refused one table's rows of a batch; quarantine them
+  and go on with the rest.
 - :class:`ConfigurationError`: the settings are wrong; nothing was attempted.
 
 Messages name what was wrong and where (table, column, LSN, file) and never hold secrets.
@@ -24,10 +25,6 @@ class TerminalError(PgcdcError):
 
 class TransientError(PgcdcError):
     """An error worth retrying with backoff."""
-
-
-class SkippableError(PgcdcError):
-    """A bad input row that can be quarantined while the rest goes on."""
 
 
 class ConfigurationError(TerminalError):
@@ -67,7 +64,7 @@ class StorageError(TransientError):
     """A storage operation failed in a way that may succeed on retry."""
 
 
-class LoadError(SkippableError):
+class LoadError(PgcdcError):
     """A warehouse refused one table's rows of a batch (a driver error: a constraint, a
     type, a missing column); the rest of the batch can still be loaded.
 

@@ -28,6 +28,7 @@ so a retried run with the same input rewrites the same objects with the same con
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from itertools import chain, repeat
 
 import pyarrow as pa
@@ -43,13 +44,30 @@ PREVIOUS = "_previous"
 BATCH_PREFIX = "_state/transform"
 
 
+class Kind(enum.StrEnum):
+    """What a warehouse table is: one closed set shared by the model headers
+    (:mod:`transformer.model`), the batch manifests and the loader."""
+
+    MIRROR = "mirror"  # a captured table's current rows (schema ``mirror_<schema>``)
+    DIMENSION = "dimension"  # a model target over its sources' current state
+    FACT = "fact"  # a model target over its one source's new versions (append-only)
+    DERIVED = "derived"  # a model target over other targets of the same run
+    QUARANTINE = "quarantine"  # the source versions the row checks refused (append-only)
+
+
+MODEL_KINDS = (Kind.FACT, Kind.DIMENSION, Kind.DERIVED)
+"""The kinds a model file may declare, in the order a run computes them."""
+APPENDED_KINDS = (Kind.FACT, Kind.QUARANTINE)
+"""Kinds whose rows are only ever appended (each row one source version), never upserted."""
+
+
 class Output(BaseModel):
     """Rows of one warehouse table produced by a batch."""
 
     model_config = ConfigDict(frozen=True)
 
     target: str
-    kind: str  # mirror | dimension | fact | derived | quarantine
+    kind: Kind
     key: tuple[str, ...]
     objects: tuple[str, ...]
     entity: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -196,11 +196,6 @@ class Store:
         if self._uploads is None:
             return 0
         return self._uploads.abort(prefix, exact=False)
-
-    def iter_parquet(self, keys: list[str]) -> Iterator[pa.Table]:
-        """Read several Parquet objects one after the other (memory: one object at a time)."""
-        for key in keys:
-            yield self.read_parquet(key)
 
 
 def _is_not_found(exc: OSError) -> bool:

@@ -28,6 +28,7 @@ from schemas.processed import (
     COUNT,
     PREVIOUS,
     Batch,
+    Kind,
     Output,
     TableProgress,
     TransformCheck,
@@ -128,28 +129,43 @@ def transform(
         save_check(processed, check)
         log.info("transform: nothing new up to %s, no batch", Lsn(bound))
         return TransformResult(checked=bound, seconds=time.monotonic() - began)
-    ctx = _Run(
-        raw,
-        processed,
-        duckdb.connect(),
-        (last.run + 1) if last else 1,
-        bound,
-        now.date(),
-        last,
-        model_dir=model_dir,
-    )
+    con = duckdb.connect()
+    try:
+        ctx = _Run(
+            raw,
+            processed,
+            con,
+            (last.run + 1) if last else 1,
+            bound,
+            now.date(),
+            last,
+            model_dir=model_dir,
+        )
+        result = _write_batch(ctx, now)
+    finally:
+        # the run's in-memory database holds every table it folded: free it now, not when
+        # a warm Lambda or a --follow loop happens to collect the connection
+        con.close()
+    result.seconds = time.monotonic() - began
+    log.info(result.describe(), extra={"run": result.run, "changes": result.changes})
+    return result
+
+
+def _write_batch(ctx: _Run, now: dt.datetime) -> TransformResult:
+    """Fold every captured table, compute the targets, write the objects, then the manifest."""
+    last = ctx.previous
     ctx.newest_commit = last.newest_commit if last else None
-    log.info("transform: batch %d: reading changes up to bound %X", ctx.run, bound)
-    tables = [t for t in (_fold_table(ctx, tb) for tb in captured_tables(raw)) if t]
+    log.info("transform: batch %d: reading changes up to bound %X", ctx.run, ctx.bound)
+    tables = [t for t in (_fold_table(ctx, tb) for tb in captured_tables(ctx.raw)) if t]
     result = TransformResult(run=ctx.run, tables=sum(1 for t in tables if t.versions))
     result.changes = sum(t.versions.num_rows for t in tables if t.versions is not None)
     outputs = [t.mirror for t in tables if t.mirror] + _targets(ctx, tables, result)
     checkpoint(Point.TRANSFORM_BEFORE_MANIFEST)
     save_batch(
-        processed,
+        ctx.processed,
         Batch(
             run=ctx.run,
-            bound=bound,
+            bound=ctx.bound,
             created_at=now,
             changes=result.changes,
             tables={t.table.qualified: t.progress for t in tables},
@@ -158,8 +174,6 @@ def transform(
         ),
     )
     checkpoint(Point.TRANSFORM_AFTER_MANIFEST)
-    result.seconds = time.monotonic() - began
-    log.info(result.describe(), extra={"run": ctx.run, "changes": result.changes})
     return result
 
 
@@ -255,7 +269,7 @@ def _write_folded(
     key, mirror_of = (
         shape.fold_key,
         functools.partial(
-            Output, target=table.qualified, kind="mirror", key=shape.key, multiset=shape.multiset
+            Output, target=table.qualified, kind=Kind.MIRROR, key=shape.key, multiset=shape.multiset
         ),
     )
     if folded.state is not None:
@@ -309,9 +323,9 @@ def _targets(ctx: _Run, tables: list[_TableRun], result: TransformResult) -> lis
     quarantined: list[dict[str, object]] = []
     outputs = []
     for target in load_model(ctx.model_dir):
-        if target.kind == "fact":
+        if target.kind == Kind.FACT:
             rows = _fact(ctx, target, by_name, quarantined)
-        elif target.kind == "dimension":
+        elif target.kind == Kind.DIMENSION:
             rows = _dimension(ctx, target, by_name)
         else:
             have = all(s in produced for s in target.sources)
@@ -336,7 +350,9 @@ def _targets(ctx: _Run, tables: list[_TableRun], result: TransformResult) -> lis
     if quarantined:
         rows = quality.quarantine_table(ctx.con, quarantined)
         outputs.append(
-            _write_target(ctx, rows, name="quarantine", kind="quarantine", key=("quarantine_id",))
+            _write_target(
+                ctx, rows, name="quarantine", kind=Kind.QUARANTINE, key=("quarantine_id",)
+            )
         )
         result.quarantined = rows.num_rows
     return outputs
@@ -382,7 +398,7 @@ def _write_target(
     rows: pa.Table,
     *,
     name: str,
-    kind: str,
+    kind: Kind,
     key: tuple[str, ...],
     entity: str | None = None,
 ) -> Output:

@@ -30,7 +30,16 @@ import pyarrow.compute as pc
 
 from schemas.errors import LoadError, PgcdcError, TransientError
 from schemas.faults import Point, checkpoint
-from schemas.processed import COUNT, PREVIOUS, Batch, Output, expand_counts, mirror_table
+from schemas.processed import (
+    APPENDED_KINDS,
+    COUNT,
+    PREVIOUS,
+    Batch,
+    Kind,
+    Output,
+    expand_counts,
+    mirror_table,
+)
 from schemas.tables import TableName
 from warehouse_loader import statements as st
 
@@ -118,7 +127,7 @@ class Warehouse(abc.ABC):
         held = self.held_targets()
         for index, (output, rows) in enumerate(data):
             target = self.target_name(output)
-            replaces = output.kind == "mirror" and output.replace
+            replaces = output.kind == Kind.MIRROR and output.replace
             if index not in refused and target in held and not replaces:
                 reason = f"held behind its quarantined batch {held[target]}"
                 refused[index] = LoadError(reason, table=target, batch=batch.run)
@@ -213,34 +222,34 @@ class Warehouse(abc.ABC):
 
     def table_sql(self, output: Output) -> str:
         """The quoted warehouse table of an output."""
-        if output.kind == "mirror":
+        if output.kind == Kind.MIRROR:
             name = mirror_table(TableName(*output.target.split(".", 1)))
             return f"{self.quote(name.schema)}.{self.quote(name.name)}"
         return self.quote(output.target)
 
     def _apply_output(self, index: int, output: Output, rows: pa.Table) -> None:
-        if output.kind == "mirror" and output.multiset:
+        if output.kind == Kind.MIRROR and output.multiset:
             self._apply_multiset(index, output, rows)
             return
         q = self.quote
         table = self.table_sql(output)
         staging = self.stage(f"_pgcdc_stage_{index}", rows)
         columns = [c for c in rows.column_names if c != "_deleted"]
-        if output.kind == "mirror":
+        if output.kind == Kind.MIRROR:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {table.rsplit('.', 1)[0]}")
         types = [t for t in self.column_types(staging, rows) if t[0] != "_deleted"]
         self.execute(st.create_table(q, table, types, output.key))
         self._add_new_columns(output, table, types)
-        if output.kind in ("fact", "quarantine"):
+        if output.kind in APPENDED_KINDS:
             self.execute(st.insert_new(q, table, staging, columns, output.key))
-        elif output.kind == "mirror" and output.replace:
+        elif output.kind == Kind.MIRROR and output.replace:
             self.execute(f"DELETE FROM {table}")
             self.execute(st.insert_rows(q, table, staging, columns, where="WHERE NOT _deleted"))
         else:
             self.execute(st.delete_matching(q, table, staging, output.key))
-            where = "WHERE NOT _deleted" if output.kind == "mirror" else ""
+            where = "WHERE NOT _deleted" if output.kind == Kind.MIRROR else ""
             self.execute(st.insert_rows(q, table, staging, columns, where=where))
-        if output.kind == "fact" and output.entity:
+        if output.kind == Kind.FACT and output.entity:
             view = q(f"{output.target}_current")
             self.execute(st.current_view(q, view, table, columns, output.entity))
 
@@ -283,7 +292,7 @@ class Warehouse(abc.ABC):
 
     def _table_name(self, output: Output) -> tuple[str | None, str]:
         """(schema, table) of an output's warehouse table; schema None: the default one."""
-        if output.kind == "mirror":
+        if output.kind == Kind.MIRROR:
             name = mirror_table(TableName(*output.target.split(".", 1)))
             return name.schema, name.name
         return None, output.target
@@ -353,7 +362,7 @@ def audit_scope(data: Sequence[tuple[Output, pa.Table]]) -> pa.Table:
     ids: list[pa.Array] = []
     for output, rows in data:
         entity = output.entity
-        if output.kind != "fact" or not entity or entity not in rows.column_names:
+        if output.kind != Kind.FACT or not entity or entity not in rows.column_names:
             continue
         column = rows.column(entity)
         if pa.types.is_integer(column.type):

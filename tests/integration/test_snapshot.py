@@ -17,7 +17,7 @@ from cdc_reader.snapshot import SnapshotOptions, snapshot
 from pipeline.demo import init_demo, run_workload
 from schemas import layout
 from schemas.errors import SourceError
-from schemas.faults import CRASH_EXIT_CODE
+from schemas.faults import CRASH_EXIT_CODE, Point
 from schemas.tables import TableName
 from storage import Store
 from tests.harness import PgServer
@@ -122,7 +122,7 @@ def test_interrupted_snapshot_restarts_cleanly(pg_dsn: str, slot_name: str, raw:
         "4",
         "--workers",
         "1",
-        env={**env, "PGCDC_FAULT": "snapshot_part:5"},
+        env={**env, "PGCDC_FAULT": f"{Point.SNAPSHOT_PART}:5"},
     )
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     unfinished = [k for k in raw.list_keys() if "/snapshot=" in k]
