@@ -15,7 +15,8 @@ on the search path, so ``staff`` finds ``public.staff``):
 Tables without a key get the history view only. Scalar macros ``pg_lsn(text)`` (→ BIGINT) and
 ``lsn_text(bigint)`` (→ ``pg_lsn`` text) help with LSNs.
 
-The processed store is schema ``processed``, holding what the loader makes of the committed
+The processed store is schema ``processed`` (on the search path after the source schemas),
+holding what the loader makes of the committed
 batches: a dimension (or derived, e.g. ``dim_date``) target is its current rows, the newest
 run's row per key (type 1: the loader upserts by key and never deletes a dimension row); a
 fact and ``quarantine`` are every row batches wrote (a fact is one row per source version,
@@ -159,7 +160,9 @@ def open_session(
         file = _warehouse_file(warehouse_uri) if warehouse_uri else None
         if file is not None and hold_warehouse:
             _attach_file(con, file)
-        path = ",".join(quote_ident(s) for s in [*schemas, "main"])
+        # the processed views after the source schemas: warehouse SQL runs as written
+        search = [*schemas, *(["processed"] if processed is not None else []), "main"]
+        path = ",".join(quote_ident(s) for s in search)
         con.execute(f"SET search_path = '{path.replace(chr(39), chr(39) * 2)}'")
     except BaseException:
         con.close()

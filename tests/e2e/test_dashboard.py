@@ -10,7 +10,8 @@ The warehouse is built by the real pipeline (slot, demo database, capture, trans
 The page is served by `pgcdc dashboard` as a subprocess and read with Playwright driving
 Debian's Chromium (no browser download). Every request the page makes is checked: anything
 not on 127.0.0.1 is refused and fails the test. A screenshot of each state is saved under
-$PGCDC_TEST_ARTEFACTS (default: test-artifacts/dashboard/ in the repository, git-ignored).
+$PGCDC_TEST_ARTEFACTS (default: test-artifacts/dashboard/ in the repository, git-ignored) and
+checked to be a PNG of the whole page; test-artifacts/dashboard.png is a committed copy.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from schemas.lsn import Lsn
 from schemas.processed import BATCH_PREFIX
 from schemas.settings import Settings
 from storage import open_store
+from tests.e2e.artefacts import folder, png_size
 from tests.e2e.chart_oracle import (
     SourceFigures,
     caption_differences,
@@ -66,10 +68,7 @@ CHROMIUM_FLAGS = [
 ]
 REFRESH_SECONDS = 2
 NEW_UNITS, NEW_PRICE = 7, Decimal("123.45")
-ARTEFACTS = Path(
-    os.environ.get("PGCDC_TEST_ARTEFACTS")
-    or Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
-)
+ARTEFACTS = folder("dashboard")
 
 SOURCE_TOTALS = """
     SELECT c.currency_code, count(*), sum(so.units_sold * so.unit_price)
@@ -302,7 +301,7 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
     password = str(psycopg.conninfo.conninfo_to_dict(dsn).get("password") or "")
     assert not password or password not in seen["body"]
     _charts_agree(page, source_figures(partial(source, dsn), currency), _bounds(settings))
-    _screenshot(page, request, "before")
+    _screenshot(page, request, "before", want)
 
     (new_id,) = source(dsn, NEW_ORDER, (NEW_UNITS, NEW_PRICE, currency, country))[0]
     run_pipeline(settings)  # while the page keeps refreshing
@@ -326,7 +325,7 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
             assert seen["metrics"][f"Revenue {code}"] == money(rev)
     assert new_id is not None
     _charts_agree(page, source_figures(partial(source, dsn), currency), _bounds(settings))
-    _screenshot(page, request, "after")
+    _screenshot(page, request, "after", want_after)
     assert outside == [], f"the page called out to the network: {outside}"
 
 
@@ -357,12 +356,28 @@ def _charts_agree(page: Any, want: SourceFigures, bounds: dict[str, str]) -> Non
     assert not problems, "the page differs from the source:\n" + "\n".join(problems)
 
 
-def _screenshot(page: Any, request: pytest.FixtureRequest, state: str) -> None:
+def _screenshot(
+    page: Any, request: pytest.FixtureRequest, state: str, figures: dict[str, str]
+) -> None:
+    """A PNG of the whole page, which still shows ``figures`` (label → value, the ones the
+    test just checked) when it is taken."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     name = request.node.name.replace("/", "_").replace("[", "-").rstrip("]")
     path = ARTEFACTS / f"{name}-{state}.png"
+    # Each refresh greys the elements it has not redrawn yet, and on a busy machine one
+    # refresh follows the other; the greyed elements still show what was checked.
+    page.add_style_tag(content=UNFADED)
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
+    seen = page.evaluate(READ_PAGE)["metrics"]
+    assert all(seen.get(k) == v for k, v in figures.items()), (path, seen, figures)
+    # the whole page, as a PNG: the viewport's width, at least its height
+    viewport = page.viewport_size
+    width, height = png_size(path.read_bytes())
+    assert width == viewport["width"] and height >= viewport["height"], (path, width, height)
+
+
+UNFADED = '[data-stale="true"] { opacity: 1 !important; transition: none !important; }'
 
 
 def test_empty_warehouse_says_what_fills_it(
@@ -383,7 +398,7 @@ def test_empty_warehouse_says_what_fills_it(
     assert "never" not in seen["body"], seen["body"]
     assert "Not available yet" not in seen["body"], seen["body"]
     assert seen["charts"] == [] and seen["metrics"] == {}, seen
-    _screenshot(page, request, "empty")
+    _screenshot(page, request, "empty", {})
 
     run_pipeline(settings)
     seen = _wait_for(page, lambda s: "Current orders" in s["metrics"], "figures after a run")

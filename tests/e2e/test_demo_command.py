@@ -1,4 +1,8 @@
-"""`pgcdc demo run` (what `make demo` runs) completes on this machine and says what it did."""
+"""`pgcdc demo run` (what `make demo` runs) completes on this machine and says what it did.
+
+The first run's output is kept as a recording (``test-artifacts/demo/make-demo.txt``, or under
+``$PGCDC_TEST_ARTEFACTS``) and checked as the README's committed copy is
+(tests/e2e/artefacts.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.e2e.artefacts import folder, recording_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -38,8 +44,9 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     env["PGCDC_RAW_URI"] = str(data_dir / "raw")
     env["PGCDC_PROCESSED_URI"] = str(data_dir / "processed")
     env["PGCDC_WAREHOUSE_URI"] = str(data_dir / "warehouse.duckdb")
+    args = ("demo", "run", "--scale", "0.05", "--duration", "3", "--rate", "20")
     run = subprocess.run(
-        _pgcdc("demo", "run", "--scale", "0.05", "--duration", "3", "--rate", "20"),
+        _pgcdc(*args),
         env=env,
         capture_output=True,
         text=True,
@@ -47,6 +54,9 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    recording = _record(f"$ pgcdc {' '.join(args)}", run)
+    assert recording_problems(recording.read_text()) == [], recording.read_text()
+    assert f"PostgreSQL keeps running on 127.0.0.1:{_port(data_dir)} " in recording.read_text()
     out = run.stdout
     for step in ("1/8", "2/8", "3/8", "4/8", "5/8", "6/8", "7/8", "8/8", "demo done"):
         assert step in out, out
@@ -80,6 +90,15 @@ def test_demo_run_end_to_end(data_dir: Path) -> None:
     assert up.returncode == 0, up.stderr
     assert up.stdout.strip().endswith(f"on 127.0.0.1:{port}"), up.stdout
     _check_closing_block(again.stdout, data_dir, port, env)
+
+
+def _record(command: str, run: subprocess.CompletedProcess[str]) -> Path:
+    """The run's output as a text recording (the command line, stdout, then any stderr)."""
+    path = folder("demo") / "make-demo.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{command}\n{run.stdout}{run.stderr}")
+    print(f"recording: {path}")
+    return path
 
 
 def _port(data_dir: Path) -> int:
