@@ -131,7 +131,7 @@ class Warehouse(abc.ABC):
             checkpoint(Point.LOAD_OUTPUT)
         self.execute(
             st.record_batch(q, p),
-            [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
+            [batch.run, int(batch.bound), dt.datetime.now(dt.UTC), batch.newest_commit],
         )
         checkpoint(Point.LOAD_BEFORE_COMMIT)
         return True
