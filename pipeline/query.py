@@ -51,7 +51,7 @@ import pyarrow.dataset as ds
 
 from schemas.errors import ConfigurationError, TransientError
 from schemas.pgtypes import SOURCE_KEY_KEY
-from schemas.processed import COUNT, PREVIOUS, Batch, Output, TableProgress
+from schemas.processed import COUNT, PREVIOUS, Batch, Output, TableProgress, parse_table_entry
 from schemas.tables import TableName, quote_ident
 from storage import Store
 from storage.lake.processed import committed_batches
@@ -320,7 +320,7 @@ def _add_mirror(
 ) -> str:
     """The newest object holding a key decides it; ``_deleted`` rows are gone. A table
     without a key (a multiset) is keyed by its whole row, each row shown ``_count`` times."""
-    table = TableName.parse(qualified)
+    table = parse_table_entry(qualified)
     view = f"mirror_{table.schema}_{table.name}"
     parts, names = [], []
     for number, obj in enumerate(progress.state):

@@ -285,7 +285,7 @@ def _transform_position(batch: Batch | None, check: TransformCheck | None) -> St
 def _table_status(raw: Store, table: TableName, batch: Batch | None) -> TableStatus:
     """Counts from the Parquet footers of the table's readable objects."""
     objects = table_objects(raw, table)
-    progress = batch.tables.get(table.qualified) if batch else None
+    progress = batch.progress_of(table) if batch else None
     position = progress.position if progress else None
     counts = _row_counts(raw, [obj.key for obj in objects])
     newest = max((obj.lsn for obj in objects), default=None)

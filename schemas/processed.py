@@ -96,6 +96,12 @@ class Batch(Record):
     """The newest ``_commit_ts`` among the changes read up to ``bound``, this run's or an
     earlier one's (it never goes backwards); None when none is known (an older manifest)."""
 
+    def progress_of(self, table: TableName) -> TableProgress | None:
+        """The table's progress (None: the batch does not know the table). A manifest
+        written before table entries were escaped names it ``schema.table`` unescaped."""
+        found = self.tables.get(table_entry(table))
+        return found if found is not None else self.tables.get(table.qualified)
+
 
 class TransformCheck(Record):
     """The newest transform run that found no new change: the bound it read up to, when.
@@ -207,6 +213,20 @@ def parse_processed_key(key: str) -> ProcessedObject | None:
 
 def _parts(found: re.Match[str]) -> tuple[dt.date, int, Lsn]:
     return dt.date.fromisoformat(found.group(2)), int(found.group(3)), Lsn.parse(found.group(4))
+
+
+def table_entry(table: TableName) -> str:
+    """How a manifest names a captured table (a key of :attr:`Batch.tables`, a mirror
+    output's ``target``): its raw-store folder name, so that no two tables share one."""
+    return table_prefix(table)
+
+
+def parse_table_entry(entry: str) -> TableName:
+    """The table a manifest's entry names (an old unescaped one splits at its first dot)."""
+    table = parse_table_folder(entry)
+    if table is None:
+        raise ValueError(f"not a table entry of a batch manifest: {entry!r}")
+    return table
 
 
 def mirror_table(table: TableName) -> TableName:

@@ -33,6 +33,7 @@ from schemas.processed import (
     TransformCheck,
     expand_counts,
     mirror_key,
+    table_entry,
     target_key,
 )
 from schemas.tables import TableName
@@ -152,7 +153,7 @@ def transform(
             bound=bound,
             created_at=now,
             changes=result.changes,
-            tables={t.table.qualified: t.progress for t in tables},
+            tables={table_entry(t.table): t.progress for t in tables},
             outputs=tuple(outputs),
             newest_commit=ctx.newest_commit,
         ),
@@ -167,7 +168,7 @@ def _has_new_changes(raw: Store, last: Batch | None, bound: Lsn) -> bool:
     """Whether any captured table has an object after its position, up to ``bound`` (an
     object holds whole capture batches, so one listed is one with a change in range)."""
     for table in captured_tables(raw):
-        prog = last.tables.get(table.qualified) if last else None
+        prog = last.progress_of(table) if last else None
         if new_objects(raw, table, prog.position if prog else ZERO, bound):
             return True
     return False
@@ -175,7 +176,7 @@ def _has_new_changes(raw: Store, last: Batch | None, bound: Lsn) -> bool:
 
 def _fold_table(ctx: _Run, table: TableName) -> _TableRun | None:
     """Fold one table's new changes; write its delta (or new base) object."""
-    prog = ctx.previous.tables.get(table.qualified) if ctx.previous else None
+    prog = ctx.previous.progress_of(table) if ctx.previous else None
     found = read_changes(ctx.raw, table, prog.position if prog else ZERO, ctx.bound)
     key = prog.key if prog else (found.key if found else ())
     if not key:
@@ -255,7 +256,7 @@ def _write_folded(
     key, mirror_of = (
         shape.fold_key,
         functools.partial(
-            Output, target=table.qualified, kind="mirror", key=shape.key, multiset=shape.multiset
+            Output, target=table_entry(table), kind="mirror", key=shape.key, multiset=shape.multiset
         ),
     )
     if folded.state is not None:

@@ -30,8 +30,15 @@ import pyarrow.compute as pc
 
 from schemas.errors import LoadError, PgcdcError, TransientError
 from schemas.faults import Point, checkpoint
-from schemas.processed import COUNT, PREVIOUS, Batch, Output, expand_counts, mirror_table
-from schemas.tables import TableName
+from schemas.processed import (
+    COUNT,
+    PREVIOUS,
+    Batch,
+    Output,
+    expand_counts,
+    mirror_table,
+    parse_table_entry,
+)
 from warehouse_loader import statements as st
 
 log = logging.getLogger("pgcdc.loader")
@@ -214,7 +221,7 @@ class Warehouse(abc.ABC):
     def table_sql(self, output: Output) -> str:
         """The quoted warehouse table of an output."""
         if output.kind == "mirror":
-            name = mirror_table(TableName(*output.target.split(".", 1)))
+            name = mirror_table(parse_table_entry(output.target))
             return f"{self.quote(name.schema)}.{self.quote(name.name)}"
         return self.quote(output.target)
 
@@ -284,7 +291,7 @@ class Warehouse(abc.ABC):
     def _table_name(self, output: Output) -> tuple[str | None, str]:
         """(schema, table) of an output's warehouse table; schema None: the default one."""
         if output.kind == "mirror":
-            name = mirror_table(TableName(*output.target.split(".", 1)))
+            name = mirror_table(parse_table_entry(output.target))
             return name.schema, name.name
         return None, output.target
 

@@ -167,3 +167,21 @@ def test_target_key_round_trips() -> None:
     found = processed.parse_processed_key(key)
     assert found == processed.ProcessedObject("fact_sales_order", 42, HIGH, AT.date())
     assert processed.parse_processed_key(processed.batch_key(42)) is None
+
+
+def test_manifest_table_entries_round_trip_and_old_ones_are_found() -> None:
+    for table in NAMES:
+        entry = processed.table_entry(table)
+        assert processed.parse_table_entry(entry) == table
+    odd, other = TableName("a.b", "c"), TableName("a", "b.c")
+    progress = processed.TableProgress(position=HIGH, key=("id",))
+    batch = processed.Batch(
+        run=1, bound=HIGH, created_at=AT, tables={processed.table_entry(odd): progress}
+    )
+    assert batch.progress_of(odd) == progress and batch.progress_of(other) is None
+    # written before entries were escaped: the unescaped name (both tables shared it)
+    old = batch.model_copy(update={"tables": {"a.b.c": progress}})
+    assert old.progress_of(odd) == progress and old.progress_of(other) == progress
+    assert processed.parse_table_entry("a.b.c") == other
+    with pytest.raises(ValueError, match="not a table entry"):
+        processed.parse_table_entry("nodot")
