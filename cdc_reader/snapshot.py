@@ -43,7 +43,6 @@ from cdc_reader.tablebatch import NONFINITE_COLUMN
 from schemas import layout
 from schemas.errors import SourceError, StorageError, TransientError
 from schemas.faults import Point, checkpoint
-from schemas.layout import SnapshotManifest
 from schemas.lsn import Lsn
 from schemas.pgtypes import PgKind, arrow_field, column_type, source_types_metadata
 from schemas.pgvalues import to_arrow
@@ -652,13 +651,7 @@ def _write_manifest(
     raw: Store, spec: TableSpec, lsn: Lsn, parts: list[tuple[str, int]], result: SnapshotResult
 ) -> None:
     """The completion marker of one table's snapshot, written after all its parts."""
-    manifest = SnapshotManifest(
-        table=(spec.table.schema, spec.table.name),
-        lsn=lsn,
-        rows=sum(rows for _, rows in parts),
-        parts=tuple(key.rsplit("/", 1)[-1] for key, _ in parts),
-    )
-    lake.save_snapshot_manifest(raw, manifest)
+    lake.save_snapshot_manifest(raw, spec.table, lsn, parts)
     result.rows.setdefault(str(spec.table), 0)
 
 

@@ -28,7 +28,6 @@ import pyarrow.parquet as pq
 from cdc_reader import slot
 from cdc_reader.reader import current_wal_lsn
 from cdc_reader.source import connect
-from cdc_reader.state import StoreStateStore
 from schemas.errors import PgcdcError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch, TransformCheck
@@ -36,7 +35,7 @@ from schemas.settings import Settings, redact_uri
 from schemas.tables import TableName
 from storage import Store
 from storage.lake.processed import latest_batch, latest_check
-from storage.lake.raw import captured_tables, table_objects
+from storage.lake.raw import captured_tables, latest_position, table_objects
 from warehouse_loader.duckdb_warehouse import connect_file
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import LOAD_STATE, NEWEST_COMMIT
@@ -83,7 +82,7 @@ def slot_status(dsn: str, raw: Store, settings: Settings) -> SlotStatus:
         if info is None:
             return SlotStatus(settings.slot, exists=False, problems=("slot does not exist",))
         current = current_wal_lsn(conn)
-    position = StoreStateStore(raw).latest_position(settings.slot)
+    position = latest_position(raw, settings.slot)
     lag = current - info.confirmed_flush if info.confirmed_flush else None
     problems = []
     if lag is not None and lag > settings.max_slot_lag_bytes:

@@ -126,7 +126,12 @@ _CHANGE_FILE = re.compile(
 
 def snapshot_file_key(table: TableName, snapshot_lsn: Lsn, part: int) -> str:
     """Key of one part of a table snapshot."""
-    return f"{snapshot_folder(table, snapshot_lsn)}/part-{part:05d}.parquet"
+    return f"{snapshot_folder(table, snapshot_lsn)}/{snapshot_part_name(part)}"
+
+
+def snapshot_part_name(part: int) -> str:
+    """The name of a snapshot part in its folder (what the manifest lists)."""
+    return f"part-{part:05d}.parquet"
 
 
 _SNAPSHOT_FILE = re.compile(rf"([^/]+)/snapshot=({_HEX16})/part-(\d{{5}})\.parquet")

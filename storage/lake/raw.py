@@ -80,10 +80,25 @@ def save_snapshot_chunk(
     write_record(raw, key, SnapshotChunk(key=data_key, rows=rows))
 
 
-def save_snapshot_manifest(raw: Store, manifest: SnapshotManifest) -> None:
-    """Mark a table's snapshot complete: written after all its parts. Idempotent."""
-    table = TableName(*manifest.table)
-    write_record(raw, layout.snapshot_manifest_key(table, manifest.lsn), manifest)
+def save_snapshot_manifest(
+    raw: Store, table: TableName, lsn: Lsn, parts: list[tuple[str, int]]
+) -> SnapshotManifest:
+    """Mark a table's snapshot complete, after all its ``parts`` (key, rows) are written:
+    the manifest lists the parts' names and the rows. Idempotent."""
+    names = []
+    for key, _ in parts:
+        found = layout.parse_data_key(key)
+        if found is None or not found.snapshot or found.part is None:
+            raise ValueError(f"not a snapshot part: {key}")
+        names.append(layout.snapshot_part_name(found.part))
+    manifest = SnapshotManifest(
+        table=(table.schema, table.name),
+        lsn=lsn,
+        rows=sum(rows for _, rows in parts),
+        parts=tuple(names),
+    )
+    write_record(raw, layout.snapshot_manifest_key(table, lsn), manifest)
+    return manifest
 
 
 def read_snapshot_manifest(raw: Store, table: TableName, lsn: Lsn) -> SnapshotManifest | None:

@@ -54,8 +54,11 @@ def _intent(store: Store) -> tuple[str, Callable[[], object]]:
 
 
 def _manifest(store: Store) -> tuple[str, Callable[[], object]]:
-    manifest = SnapshotManifest(table=("a.b", "c"), lsn=LSN, rows=3, parts=("part-00000.parquet",))
-    raw_lake.save_snapshot_manifest(store, manifest)
+    parts = [(layout.snapshot_file_key(TABLE, LSN, n), 2) for n in (0, 1)]
+    manifest = raw_lake.save_snapshot_manifest(store, TABLE, LSN, parts)
+    assert manifest == SnapshotManifest(
+        table=("a.b", "c"), lsn=LSN, rows=4, parts=("part-00000.parquet", "part-00001.parquet")
+    )
     key = layout.snapshot_manifest_key(TABLE, LSN)
     return key, lambda: raw_lake.read_snapshot_manifest(store, TABLE, LSN)
 
