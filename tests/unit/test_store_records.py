@@ -23,6 +23,9 @@ from schemas.tables import TableName
 from storage import Store, open_store
 from storage.lake import processed as processed_lake
 from storage.lake import raw as raw_lake
+from transformer.runner import transform
+from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+from warehouse_loader.loader import load
 
 pytestmark = pytest.mark.unit
 
@@ -145,3 +148,23 @@ def test_the_newest_record_is_found_across_folders(store: Store) -> None:
         processed.batch_key(10001),
     ]
     assert [b.run for b in processed_lake.committed_batches(store)] == [1, 9999, 10000, 10001]
+
+
+def test_the_loader_and_the_transformer_refuse_a_record_of_another_version(
+    tmp_path: Path,
+) -> None:
+    """The two readers that used to skip the check: the loader's manifests and the
+    transformer's capture bound (the newest position record)."""
+    raw, processed_store = open_store(str(tmp_path / "raw")), open_store(str(tmp_path / "p"))
+    key, _ = _batch(processed_store)
+    _rewrite(processed_store, key, version=2)
+    warehouse = DuckDBWarehouse(str(tmp_path / "wh.duckdb"))
+    try:
+        with pytest.raises(TerminalError, match=re.escape(f"{processed_store.url(key)} has")):
+            load(processed_store, warehouse)
+    finally:
+        warehouse.close()
+    key, _ = _position(raw)
+    _rewrite(raw, key, version=2)
+    with pytest.raises(TerminalError, match=re.escape(f"{raw.url(key)} has version 2")):
+        transform(raw, open_store(str(tmp_path / "p2")), slot="s")
