@@ -128,7 +128,7 @@ class History:
         self.ids = reference_ids(dsn)
         bound = capture_bound(raw, SLOT)
         assert bound is not None, "the seed was not captured"
-        self.first_lsn = bound + LSN_STEP
+        self.first_lsn = int(bound) + LSN_STEP
         self.first_order = self.ids["max_order"][0]
         self.written = 0  # changes synthesised so far (the global change number)
         self.inserted = 0  # new orders so far
