@@ -23,7 +23,9 @@ import psycopg
 
 from bench.server import bench_database
 from bench.verdict import Goal, enforce
+from schemas.tables import TableName
 from storage import open_store
+from storage.lake.raw import table_objects
 
 TABLE = """
 CREATE TABLE big_txn (
@@ -69,7 +71,7 @@ def main() -> None:
             conn.execute("SELECT pg_create_logical_replication_slot('empty', 'wal2json')")
         base_rss, _ = run_capture(dsn, f"{folder}/empty", "empty")
         rss, seconds = run_capture(dsn, f"{folder}/big", "big")
-        files = open_store(f"{folder}/big").list_keys("public.big_txn")
+        files = table_objects(open_store(f"{folder}/big"), TableName("public", "big_txn"))
     mb = 1024 * 1024
     print(
         f"one transaction of {args.rows:,} rows captured in {seconds:.1f} s into {len(files)} files"

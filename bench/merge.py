@@ -42,6 +42,7 @@ from schemas import layout
 from schemas.lsn import Lsn
 from schemas.tables import TableName
 from storage import Store, open_store
+from storage.lake.raw import table_objects
 from transformer.rawlog import capture_bound
 from transformer.runner import transform
 from warehouse_loader.loader import load, open_warehouse
@@ -78,8 +79,8 @@ def reference_ids(dsn: str) -> dict[str, list[int]]:
 
 def captured_schema(raw: Store) -> pa.Schema:
     """The Arrow schema (with pgcdc metadata) capture wrote for ``public.sales_order``."""
-    keys = layout.readable_objects(raw.list_keys(layout.table_prefix(SALES_ORDER)))
-    return pq.read_schema(raw.path(keys[-1]), filesystem=raw.filesystem)
+    newest = table_objects(raw, SALES_ORDER)[-1]
+    return pq.read_schema(raw.path(newest.key), filesystem=raw.filesystem)
 
 
 _CHANGES_SQL = """
@@ -127,7 +128,7 @@ class History:
         self.ids = reference_ids(dsn)
         bound = capture_bound(raw, SLOT)
         assert bound is not None, "the seed was not captured"
-        self.first_lsn = bound + LSN_STEP
+        self.first_lsn = int(bound) + LSN_STEP
         self.first_order = self.ids["max_order"][0]
         self.written = 0  # changes synthesised so far (the global change number)
         self.inserted = 0  # new orders so far

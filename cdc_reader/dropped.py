@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 
-from schemas import layout
 from schemas.pgtypes import SOURCE_ARRAY_DIMS_KEY, SOURCE_KEY_KEY, SOURCE_TYPES_KEY
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import ColumnSpec, TableSpec
 from storage import Store
+from storage.lake.raw import table_objects
 
 
 def spec_from_raw(raw: Store, table: TableName) -> TableSpec | None:
-    """The table's spec as its newest raw file records it (None without files)."""
-    keys = [k for k in raw.list_keys(layout.table_prefix(table)) if k.endswith(".parquet")]
-    if not keys:
+    """The table's spec as its newest raw file records it (None without files); a part of
+    an unfinished snapshot counts (its footer is as good as a change file's)."""
+    objects = table_objects(raw, table, complete=False)
+    if not objects:
         return None
-    newest = max(keys, key=_lsn_of)
-    metadata = raw.read_schema(newest).metadata or {}
+    metadata = raw.read_schema(objects[-1].key).metadata or {}
     if SOURCE_TYPES_KEY not in metadata:
         return None
     types: dict[str, str] = json.loads(metadata[SOURCE_TYPES_KEY])
@@ -30,13 +30,6 @@ def spec_from_raw(raw: Store, table: TableName) -> TableSpec | None:
     dims: dict[str, int] = json.loads(metadata.get(SOURCE_ARRAY_DIMS_KEY, b"{}"))
     columns = tuple(ColumnSpec(n, t, dims.get(n, 0)) for n, t in types.items())
     return TableSpec(table, columns, tuple(key))
-
-
-def _lsn_of(key: str) -> str:
-    """The LSN (16 hex digits) an object's name carries: its batch's last or its snapshot's."""
-    if "/snapshot=" in key:
-        return key.split("/snapshot=", 1)[1][:16]
-    return key.rsplit("/", 1)[-1].split("_", 1)[1][:16]
 
 
 def dropped_tables(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import os
 import queue
@@ -49,10 +48,10 @@ from schemas.pgtypes import PgType, arrow_field, column_type, source_types_metad
 from schemas.tables import TableFilter, TableName
 from schemas.tablespec import TableSpec
 from storage import Store
+from storage.lake import raw as lake
 
 log = logging.getLogger("pgcdc.snapshot")
 
-MANIFEST = layout.SNAPSHOT_MANIFEST
 _COMMIT_TS = pa.timestamp("us", tz="UTC")
 
 Progress = Callable[[str, int, int], None]  # table, rows copied, bytes written
@@ -444,9 +443,8 @@ class _Copier:
         table = _to_arrow(data, chunk.spec, self.lsn, self.taken_at)
         key = layout.snapshot_file_key(chunk.spec.table, self.lsn, chunk.part)
         size = self.raw.write_parquet(key, table)
-        self.raw.write_bytes(
-            layout.snapshot_chunk_key(self.slot, self.lsn, chunk.spec.table, chunk.part),
-            json.dumps({"version": 1, "key": key, "rows": table.num_rows}).encode(),
+        lake.save_snapshot_chunk(
+            self.raw, self.slot, self.lsn, chunk.spec.table, part=chunk.part, rows=table.num_rows
         )
         checkpoint(Point.SNAPSHOT_PART)
         with self.lock:
@@ -576,15 +574,7 @@ def _write_manifest(
     raw: Store, spec: TableSpec, lsn: Lsn, parts: list[tuple[str, int]], result: SnapshotResult
 ) -> None:
     """The completion marker of one table's snapshot, written after all its parts."""
-    prefix = layout.snapshot_file_key(spec.table, lsn, 0).rsplit("/", 1)[0]
-    doc = {
-        "version": 1,
-        "table": [spec.table.schema, spec.table.name],
-        "lsn": str(lsn),
-        "rows": sum(rows for _, rows in parts),
-        "parts": [key.rsplit("/", 1)[-1] for key, _ in parts],
-    }
-    raw.write_bytes(f"{prefix}/{MANIFEST}", json.dumps(doc).encode())
+    lake.save_snapshot_manifest(raw, spec.table, lsn, parts)
     result.rows.setdefault(str(spec.table), 0)
 
 

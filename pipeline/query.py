@@ -50,24 +50,23 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from schemas import layout
 from schemas.errors import ConfigurationError, TransientError
 from schemas.pgtypes import SOURCE_KEY_KEY
 from schemas.processed import (
     APPENDED_KINDS,
-    BATCH_PREFIX,
     COUNT,
     PREVIOUS,
     Batch,
     Kind,
     Output,
     TableProgress,
+    parse_table_entry,
 )
 from schemas.tables import TableName, quote_ident
 from storage import Store
-from transformer.batches import read_batch
+from storage.lake.processed import committed_batches
+from storage.lake.raw import captured_tables, table_objects
 from transformer.current_state import META, current_state_sql
-from transformer.rawlog import captured_tables, object_lsn
 from warehouse_loader.duckdb_warehouse import is_lock_error
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import current_view
@@ -188,10 +187,7 @@ def _add_raw_table(
     if table.schema in RESERVED_SCHEMAS:
         log.warning("%s: schema name is reserved in the query session; skipped", table.qualified)
         return None
-    keys = sorted(
-        layout.readable_objects(raw.list_keys(layout.table_prefix(table))),
-        key=lambda k: (object_lsn(k), k),
-    )
+    keys = [obj.key for obj in table_objects(raw, table)]
     if not keys:
         return None
     data = _dataset(raw, keys)
@@ -245,12 +241,6 @@ def _source_key(raw: Store, key: str) -> tuple[str, ...]:
     """The key columns the newest object's metadata names."""
     metadata = _dataset(raw, [key]).schema.metadata or {}
     return tuple(json.loads(metadata.get(SOURCE_KEY_KEY, b"[]")))
-
-
-def committed_batches(processed: Store) -> list[Batch]:
-    """Every batch manifest of the processed store, in run order."""
-    keys = [k for k in processed.list_keys(BATCH_PREFIX) if k.endswith(".batch.json")]
-    return [read_batch(processed, k) for k in keys]
 
 
 def _add_processed(con: duckdb.DuckDBPyConnection, processed: Store) -> tuple[str, ...]:
@@ -317,7 +307,7 @@ def _target_views(
 
 def _batches_sql(batches: Sequence[Batch]) -> str:
     rows = [
-        f"({b.run}, {b.bound}, TIMESTAMPTZ '{b.created_at.isoformat()}', {b.changes})"
+        f"({b.run}, {int(b.bound)}, TIMESTAMPTZ '{b.created_at.isoformat()}', {b.changes})"
         for b in batches
     ]
     body = (
@@ -342,7 +332,7 @@ def _add_mirror(
 ) -> str:
     """The newest object holding a key decides it; ``_deleted`` rows are gone. A table
     without a key (a multiset) is keyed by its whole row, each row shown ``_count`` times."""
-    table = TableName.parse(qualified)
+    table = parse_table_entry(qualified)
     view = f"mirror_{table.schema}_{table.name}"
     parts, names = [], []
     for number, obj in enumerate(progress.state):

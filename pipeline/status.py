@@ -28,16 +28,14 @@ import pyarrow.parquet as pq
 from cdc_reader import slot
 from cdc_reader.reader import current_wal_lsn
 from cdc_reader.source import connect
-from cdc_reader.state import StoreStateStore
-from schemas import layout
 from schemas.errors import PgcdcError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch, TransformCheck
 from schemas.settings import Settings, redact_uri
 from schemas.tables import TableName
 from storage import Store
-from transformer.batches import latest_batch, latest_check
-from transformer.rawlog import captured_tables, object_lsn
+from storage.lake.processed import latest_batch, latest_check
+from storage.lake.raw import captured_tables, latest_position, table_objects
 from warehouse_loader.duckdb_warehouse import connect_file
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import LOAD_STATE, NEWEST_COMMIT
@@ -84,7 +82,7 @@ def slot_status(dsn: str, raw: Store, settings: Settings) -> SlotStatus:
         if info is None:
             return SlotStatus(settings.slot, exists=False, problems=("slot does not exist",))
         current = current_wal_lsn(conn)
-    position = StoreStateStore(raw).latest_position(settings.slot)
+    position = latest_position(raw, settings.slot)
     lag = current - info.confirmed_flush if info.confirmed_flush else None
     problems = []
     if lag is not None and lag > settings.max_slot_lag_bytes:
@@ -271,7 +269,7 @@ def _loaded_commit(uri: str, raw: Store, loaded: StepPosition | None) -> dt.date
     except (PgcdcError, duckdb.Error, psycopg.Error) as exc:
         log.warning("cannot read the warehouse's newest commit: %s", redact_uri(str(exc)))
         recorded = None
-    return recorded or newest_commit_upto(raw, int(Lsn.parse(loaded.bound)))
+    return recorded or newest_commit_upto(raw, Lsn.parse(loaded.bound))
 
 
 def _transform_position(batch: Batch | None, check: TransformCheck | None) -> StepPosition | None:
@@ -279,24 +277,24 @@ def _transform_position(batch: Batch | None, check: TransformCheck | None) -> St
     if batch is None:
         return None
     if check is not None and check.run == batch.run and check.bound > batch.bound:
-        return StepPosition(batch.run, str(Lsn(check.bound)), check.checked_at.isoformat())
-    return StepPosition(batch.run, str(Lsn(batch.bound)), batch.created_at.isoformat())
+        return StepPosition(batch.run, str(check.bound), check.checked_at.isoformat())
+    return StepPosition(batch.run, str(batch.bound), batch.created_at.isoformat())
 
 
 def _table_status(raw: Store, table: TableName, batch: Batch | None) -> TableStatus:
     """Counts from the Parquet footers of the table's readable objects."""
-    keys = layout.readable_objects(raw.list_keys(layout.table_prefix(table)))
-    progress = batch.tables.get(table.qualified) if batch else None
+    objects = table_objects(raw, table)
+    progress = batch.progress_of(table) if batch else None
     position = progress.position if progress else None
-    counts = _row_counts(raw, keys)
-    newest = max((object_lsn(k) for k in keys), default=None)
-    pending = sum(n for k, n in counts.items() if position is None or object_lsn(k) > position)
+    counts = _row_counts(raw, [obj.key for obj in objects])
+    newest = max((obj.lsn for obj in objects), default=None)
+    pending = sum(counts[obj.key] for obj in objects if position is None or obj.lsn > position)
     return TableStatus(
         table=table.qualified,
-        objects=len(keys),
+        objects=len(objects),
         changes=sum(counts.values()),
-        newest_lsn=str(Lsn(newest)) if newest is not None else None,
-        transformed_lsn=str(Lsn(position)) if position is not None else None,
+        newest_lsn=str(newest) if newest is not None else None,
+        transformed_lsn=str(position) if position is not None else None,
         pending_changes=pending,
     )
 
@@ -314,18 +312,16 @@ def _row_counts(raw: Store, keys: list[str]) -> dict[str, int]:
         return dict(zip(keys, pool.map(rows, keys), strict=True))
 
 
-def newest_commit_upto(raw: Store, bound: int) -> dt.datetime | None:
+def newest_commit_upto(raw: Store, bound: Lsn) -> dt.datetime | None:
     """The newest commit time among the changes at or before ``bound``, over every table:
     each table's newest object within the bound decides (objects hold whole batches)."""
     newest: dt.datetime | None = None
     for table in captured_tables(raw):
-        keys = layout.readable_objects(raw.list_keys(layout.table_prefix(table)))
-        within = [k for k in keys if object_lsn(k) <= bound]
+        within = [obj for obj in table_objects(raw, table) if obj.lsn <= bound]
         if not within:
             continue
-        last = max(within, key=lambda k: (object_lsn(k), k))
-        data = raw.read_parquet(last, columns=["_lsn", "_commit_ts"])
-        times = data.filter(pc.less_equal(data.column("_lsn"), bound)).column("_commit_ts")
+        data = raw.read_parquet(within[-1].key, columns=["_lsn", "_commit_ts"])
+        times = data.filter(pc.less_equal(data.column("_lsn"), int(bound))).column("_commit_ts")
         found = pc.max(times).as_py()
         if found is not None and (newest is None or found > newest):
             newest = found

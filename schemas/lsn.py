@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from functools import total_ordering
-from typing import Any
+from typing import Any, SupportsIndex
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -25,7 +26,9 @@ class Lsn:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: int) -> None:
+    def __init__(self, value: SupportsIndex) -> None:
+        # SupportsIndex: an int, or an Lsn (``Lsn(batch.bound)`` is the same position)
+        value = operator.index(value)
         if not 0 <= value <= _MAX:
             raise ValueError(f"LSN out of range: {value}")
         self._value = value

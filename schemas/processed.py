@@ -3,12 +3,14 @@
 A transform run writes new Parquet objects only, then one manifest, the batch, last:
 
 - ``<target>/date=YYYY-MM-DD/<run>-<bound>.parquet``: a star-schema target's rows of the run;
-- ``mirror/<schema>.<table>/date=YYYY-MM-DD/<run>-<bound>[.base].parquet``: a captured
-  table's changed current rows (a delta; ``_deleted`` marks a removed key) or its whole
-  current state (a base). A base and the deltas after it are also the table's state, what
+- ``mirror/<schema>.<table>/date=YYYY-MM-DD/<run>-<bound>[.base].parquet`` (the folder
+  escaped as the raw store's, :func:`schemas.layout.table_prefix`): a captured table's
+  changed current rows (a delta; ``_deleted`` marks a removed key) or its whole current
+  state (a base). A base and the deltas after it are also the table's state, what
   the next run folds new changes into;
 - ``_state/transform/<run // 10000>/<run>.batch.json``: the manifest (version 1): the raw
-  position reached per table, the state objects, the outputs, and the newest source commit
+  position reached per table (LSNs as ``X/Y`` text; manifests written before hold numbers,
+  read the same), the state objects, the outputs, and the newest source commit
   time the batches up to this one hold (``newest_commit``: what the loader records for the
   warehouse's freshness; absent from manifests written before it existed). It is the commit
   point: objects it does not list are leftovers of a crashed run and are never read.
@@ -29,11 +31,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
+from dataclasses import dataclass
 from itertools import chain, repeat
+from typing import ClassVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.layout import parse_table_folder, table_prefix
+from schemas.lsn import ZERO, Lsn
+from schemas.records import Record
 from schemas.tables import TableName
 
 BATCH_VERSION = 1
@@ -82,21 +90,22 @@ class TableProgress(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    position: int = 0
+    position: Lsn = ZERO
     key: tuple[str, ...]
     state: tuple[str, ...] = ()
     multiset: bool = False
     """The table has no key: its state counts identical rows (``_count``)."""
 
 
-class Batch(BaseModel):
+class Batch(Record):
     """One transform run: the transformer's state and the loader's unit of work."""
 
-    model_config = ConfigDict(frozen=True)
+    VERSION: ClassVar[int] = BATCH_VERSION
+    KIND: ClassVar[str] = "batch manifest"
 
     version: int = BATCH_VERSION
     run: int
-    bound: int
+    bound: Lsn
     created_at: dt.datetime
     changes: int = 0
     tables: dict[str, TableProgress] = Field(default_factory=dict)
@@ -105,8 +114,14 @@ class Batch(BaseModel):
     """The newest ``_commit_ts`` among the changes read up to ``bound``, this run's or an
     earlier one's (it never goes backwards); None when none is known (an older manifest)."""
 
+    def progress_of(self, table: TableName) -> TableProgress | None:
+        """The table's progress (None: the batch does not know the table). A manifest
+        written before table entries were escaped names it ``schema.table`` unescaped."""
+        found = self.tables.get(table_entry(table))
+        return found if found is not None else self.tables.get(table.qualified)
 
-class TransformCheck(BaseModel):
+
+class TransformCheck(Record):
     """The newest transform run that found no new change: the bound it read up to, when.
 
     Advisory, for ``pgcdc status`` only: the transformer never starts from it (the next
@@ -114,11 +129,13 @@ class TransformCheck(BaseModel):
     changes no data. Overwritten by each such run.
     """
 
-    model_config = ConfigDict(frozen=True)
+    UNVERSIONED: ClassVar[int | None] = 1
+    KIND: ClassVar[str] = "transform check record"
 
+    version: int = 1
     run: int
     """The newest batch when the check ran (0 before the first)."""
-    bound: int
+    bound: Lsn
     checked_at: dt.datetime
 
 
@@ -126,24 +143,108 @@ CHECK_KEY = f"{BATCH_PREFIX}/checked.json"
 """Where :class:`TransformCheck` lives (beside the manifests' folders, never inside one)."""
 
 
+BATCH_SUFFIX = ".batch.json"
+
+
 def batch_key(run: int) -> str:
     """Key of a run's manifest (folders of 10,000 runs keep the newest cheap to find)."""
-    return f"{BATCH_PREFIX}/{run // 10000:06d}/{run:010d}.batch.json"
+    return f"{batch_folder(run)}/{run:010d}{BATCH_SUFFIX}"
 
 
-def _name(run: int, bound: int) -> str:
-    return f"{run:010d}-{bound:016X}"
+def batch_folder(run: int) -> str:
+    """The folder holding a run's manifest (one per 10,000 runs)."""
+    return f"{BATCH_PREFIX}/{run // 10000:06d}"
 
 
-def target_key(target: str, run: int, bound: int, day: dt.date) -> str:
+_BATCH = re.compile(rf"{BATCH_PREFIX}/(\d{{6}})/(\d{{10}})\.batch\.json")
+_BATCH_FOLDER = re.compile(rf"{BATCH_PREFIX}/(\d{{6}})")
+
+
+def parse_batch_key(key: str) -> int | None:
+    """The run of a manifest's key; None for any other key."""
+    found = _BATCH.fullmatch(key)
+    return (
+        int(found.group(2))
+        if found and int(found.group(2)) // 10000 == int(found.group(1))
+        else None
+    )
+
+
+def parse_batch_folder(folder: str) -> int | None:
+    """The first run a manifests' folder may hold; None for any other folder."""
+    found = _BATCH_FOLDER.fullmatch(folder)
+    return int(found.group(1)) * 10000 if found else None
+
+
+def _name(run: int, bound: Lsn) -> str:
+    return f"{run:010d}-{bound.hex16()}"
+
+
+_NAME = r"(\d{10})-([0-9A-F]{16})"
+_DAY = r"date=(\d{4}-\d{2}-\d{2})"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedObject:
+    """What a processed object's key says: whose rows, from which run and bound, which day."""
+
+    target: str
+    """The star-schema target, or for a mirror object the captured table's ``schema.table``."""
+    run: int
+    bound: Lsn
+    day: dt.date
+    mirror: TableName | None = None
+    base: bool = False
+
+
+def target_key(target: str, run: int, bound: Lsn, day: dt.date) -> str:
     """Key of a star-schema target's rows from one run."""
-    return f"{target}/date={day:%Y-%m-%d}/{_name(run, bound)}.parquet"
+    return f"{target}/date={day:%Y-%m-%d}/{_name(run, Lsn.coerce(bound))}.parquet"
 
 
-def mirror_key(table: TableName, run: int, bound: int, day: dt.date, *, base: bool) -> str:
-    """Key of a captured table's changed current rows (a delta) or whole state (a base)."""
+def mirror_key(table: TableName, run: int, bound: Lsn, day: dt.date, *, base: bool) -> str:
+    """Key of a captured table's changed current rows (a delta) or whole state (a base); the
+    table's folder is escaped as in the raw store (:func:`schemas.layout.table_prefix`)."""
     suffix = ".base" if base else ""
-    return f"mirror/{table.qualified}/date={day:%Y-%m-%d}/{_name(run, bound)}{suffix}.parquet"
+    name = _name(run, Lsn.coerce(bound))
+    return f"mirror/{table_prefix(table)}/date={day:%Y-%m-%d}/{name}{suffix}.parquet"
+
+
+_TARGET = re.compile(rf"([^/_.][^/]*)/{_DAY}/{_NAME}\.parquet")
+_MIRROR = re.compile(rf"mirror/([^/]+)/{_DAY}/{_NAME}(\.base)?\.parquet")
+
+
+def parse_processed_key(key: str) -> ProcessedObject | None:
+    """What a target's or mirror's object key says; None for any other key."""
+    if found := _MIRROR.fullmatch(key):
+        table = parse_table_folder(found.group(1))
+        if table is None:
+            return None
+        day, run, bound = _parts(found)
+        base = found.group(5) is not None
+        return ProcessedObject(table.qualified, run, bound, day, table, base)
+    if found := _TARGET.fullmatch(key):
+        day, run, bound = _parts(found)
+        return ProcessedObject(found.group(1), run, bound, day)
+    return None
+
+
+def _parts(found: re.Match[str]) -> tuple[dt.date, int, Lsn]:
+    return dt.date.fromisoformat(found.group(2)), int(found.group(3)), Lsn.parse(found.group(4))
+
+
+def table_entry(table: TableName) -> str:
+    """How a manifest names a captured table (a key of :attr:`Batch.tables`, a mirror
+    output's ``target``): its raw-store folder name, so that no two tables share one."""
+    return table_prefix(table)
+
+
+def parse_table_entry(entry: str) -> TableName:
+    """The table a manifest's entry names (an old unescaped one splits at its first dot)."""
+    table = parse_table_folder(entry)
+    if table is None:
+        raise ValueError(f"not a table entry of a batch manifest: {entry!r}")
+    return table
 
 
 def mirror_table(table: TableName) -> TableName:

@@ -8,15 +8,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import layout
 from schemas.tables import TableName
 from storage import Store
+from storage.lake.raw import table_objects
 from transformer.current_state import META, current_state_sql
 
 
 def change_files(raw: Store, table: TableName) -> list[str]:
     """Keys of a table's change files and complete snapshots' parts."""
-    return layout.readable_objects(raw.list_keys(layout.table_prefix(table)))
+    return [obj.key for obj in table_objects(raw, table)]
 
 
 def changes(raw: Store, table: TableName) -> pa.Table | None:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.faults import Point, checkpoint
-from schemas.lsn import Lsn
+from schemas.lsn import ZERO, Lsn
 from schemas.processed import (
     COUNT,
     PREVIOUS,
@@ -34,6 +34,7 @@ from schemas.processed import (
     TransformCheck,
     expand_counts,
     mirror_key,
+    table_entry,
     target_key,
 )
 from schemas.tables import TableName
@@ -93,7 +94,7 @@ class _Run:
     processed: Store
     con: duckdb.DuckDBPyConnection
     run: int
-    bound: int
+    bound: Lsn
     day: dt.date
     previous: Batch | None
     model_dir: Path | None = None
@@ -127,8 +128,8 @@ def transform(
         # tell the loader nothing. The next batch starts at the same table positions.
         check = TransformCheck(run=last.run if last else 0, bound=bound, checked_at=now)
         save_check(processed, check)
-        log.info("transform: nothing new up to %s, no batch", Lsn(bound))
-        return TransformResult(checked=bound, seconds=time.monotonic() - began)
+        log.info("transform: nothing new up to %s, no batch", bound)
+        return TransformResult(checked=int(bound), seconds=time.monotonic() - began)
     con = duckdb.connect()
     try:
         ctx = _Run(
@@ -168,7 +169,7 @@ def _write_batch(ctx: _Run, now: dt.datetime) -> TransformResult:
             bound=ctx.bound,
             created_at=now,
             changes=result.changes,
-            tables={t.table.qualified: t.progress for t in tables},
+            tables={table_entry(t.table): t.progress for t in tables},
             outputs=tuple(outputs),
             newest_commit=ctx.newest_commit,
         ),
@@ -177,20 +178,20 @@ def _write_batch(ctx: _Run, now: dt.datetime) -> TransformResult:
     return result
 
 
-def _has_new_changes(raw: Store, last: Batch | None, bound: int) -> bool:
+def _has_new_changes(raw: Store, last: Batch | None, bound: Lsn) -> bool:
     """Whether any captured table has an object after its position, up to ``bound`` (an
     object holds whole capture batches, so one listed is one with a change in range)."""
     for table in captured_tables(raw):
-        prog = last.tables.get(table.qualified) if last else None
-        if new_objects(raw, table, prog.position if prog else 0, bound):
+        prog = last.progress_of(table) if last else None
+        if new_objects(raw, table, prog.position if prog else ZERO, bound):
             return True
     return False
 
 
 def _fold_table(ctx: _Run, table: TableName) -> _TableRun | None:
     """Fold one table's new changes; write its delta (or new base) object."""
-    prog = ctx.previous.tables.get(table.qualified) if ctx.previous else None
-    found = read_changes(ctx.raw, table, prog.position if prog else 0, ctx.bound)
+    prog = ctx.previous.progress_of(table) if ctx.previous else None
+    found = read_changes(ctx.raw, table, prog.position if prog else ZERO, ctx.bound)
     key = prog.key if prog else (found.key if found else ())
     if not key:
         if found and found.rows is not None:
@@ -269,7 +270,11 @@ def _write_folded(
     key, mirror_of = (
         shape.fold_key,
         functools.partial(
-            Output, target=table.qualified, kind=Kind.MIRROR, key=shape.key, multiset=shape.multiset
+            Output,
+            target=table_entry(table),
+            kind=Kind.MIRROR,
+            key=shape.key,
+            multiset=shape.multiset,
         ),
     )
     if folded.state is not None:

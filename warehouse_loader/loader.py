@@ -11,9 +11,10 @@ import pyarrow as pa
 
 from schemas.errors import LoadError
 from schemas.faults import Point, checkpoint
-from schemas.processed import BATCH_PREFIX, Batch, Output
+from schemas.processed import Batch, Output
 from schemas.wording import counted
 from storage import Store
+from storage.lake.processed import batch_keys, read_batch
 from warehouse_loader.warehouse import Warehouse
 
 log = logging.getLogger("pgcdc.loader")
@@ -69,20 +70,6 @@ def open_warehouse(uri: str) -> Warehouse:
     return DuckDBWarehouse(str(duckdb_path(uri)))
 
 
-def pending_batches(processed: Store, after: int) -> list[str]:
-    """Keys of the manifests of runs after ``after``, in run order."""
-    keys: list[str] = []
-    for folder in processed.list_folders(BATCH_PREFIX):
-        if int(folder.rsplit("/", 1)[-1]) < after // 10000:
-            continue
-        keys += [
-            k
-            for k in processed.list_keys(folder)
-            if k.endswith(".batch.json") and int(k.rsplit("/", 1)[-1].split(".", 1)[0]) > after
-        ]
-    return sorted(keys)
-
-
 def load(processed: Store, warehouse: Warehouse) -> LoadResult:
     """Retry the quarantined outputs, then apply every batch not yet in the warehouse, one
     transaction each, then audit. An output the warehouse refuses is quarantined and the
@@ -94,8 +81,8 @@ def load(processed: Store, warehouse: Warehouse) -> LoadResult:
     result = LoadResult(loaded_up_to=warehouse.loaded_run())
     still = warehouse.retry_quarantined(lambda output: _read_output(processed, output))
     result.refused += still
-    for key in pending_batches(processed, result.loaded_up_to):
-        batch = Batch.model_validate_json(processed.read_bytes(key))
+    for key in batch_keys(processed, result.loaded_up_to):
+        batch = read_batch(processed, key)
         data = [(o, _read_output(processed, o)) for o in batch.outputs]
         log.info("load: applying batch %d", batch.run, extra={"run": batch.run})
         refused = warehouse.apply_batch(batch, data)

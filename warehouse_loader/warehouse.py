@@ -39,8 +39,8 @@ from schemas.processed import (
     Output,
     expand_counts,
     mirror_table,
+    parse_table_entry,
 )
-from schemas.tables import TableName
 from warehouse_loader import statements as st
 
 log = logging.getLogger("pgcdc.loader")
@@ -140,7 +140,7 @@ class Warehouse(abc.ABC):
             checkpoint(Point.LOAD_OUTPUT)
         self.execute(
             st.record_batch(q, p),
-            [batch.run, batch.bound, dt.datetime.now(dt.UTC), batch.newest_commit],
+            [batch.run, int(batch.bound), dt.datetime.now(dt.UTC), batch.newest_commit],
         )
         checkpoint(Point.LOAD_BEFORE_COMMIT)
         return True
@@ -223,7 +223,7 @@ class Warehouse(abc.ABC):
     def table_sql(self, output: Output) -> str:
         """The quoted warehouse table of an output."""
         if output.kind == Kind.MIRROR:
-            name = mirror_table(TableName(*output.target.split(".", 1)))
+            name = mirror_table(parse_table_entry(output.target))
             return f"{self.quote(name.schema)}.{self.quote(name.name)}"
         return self.quote(output.target)
 
@@ -293,7 +293,7 @@ class Warehouse(abc.ABC):
     def _table_name(self, output: Output) -> tuple[str | None, str]:
         """(schema, table) of an output's warehouse table; schema None: the default one."""
         if output.kind == Kind.MIRROR:
-            name = mirror_table(TableName(*output.target.split(".", 1)))
+            name = mirror_table(parse_table_entry(output.target))
             return name.schema, name.name
         return None, output.target
 

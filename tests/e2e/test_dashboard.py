@@ -38,9 +38,9 @@ import pytest
 from pipeline import config, service
 from pipeline.demo import init_demo
 from schemas.lsn import Lsn
-from schemas.processed import BATCH_PREFIX
 from schemas.settings import Settings
 from storage import open_store
+from storage.lake.processed import committed_batches
 from tests.e2e.artefacts import folder, png_size
 from tests.e2e.chart_oracle import (
     SourceFigures,
@@ -51,7 +51,6 @@ from tests.e2e.chart_oracle import (
     table_differences,
 )
 from tests.e2e.page_charts import read_charts
-from transformer.batches import read_batch
 
 pytestmark = pytest.mark.e2e
 
@@ -332,9 +331,7 @@ def test_dashboard_shows_warehouse_figures_and_follows_a_new_order(
 def _bounds(settings: Settings) -> dict[str, str]:
     """Batch → its bound as an LSN (``X/Y``), from the processed store's manifests."""
     processed = open_store(settings.processed_uri)
-    keys = [k for k in processed.list_keys(BATCH_PREFIX) if k.endswith(".batch.json")]
-    batches = [read_batch(processed, k) for k in keys]
-    return {str(b.run): str(Lsn(b.bound)) for b in batches}
+    return {str(b.run): str(Lsn(b.bound)) for b in committed_batches(processed)}
 
 
 def _charts_agree(page: Any, want: SourceFigures, bounds: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ import psycopg
 from pipeline.demo import run_workload
 from schemas.processed import BATCH_PREFIX, Batch
 from storage import Store, open_store
+from storage.lake.processed import committed_batches
 from tests.integration.capture_support import settings_env
 from tests.integration.oracle import assert_warehouse_equals_oracle
 from tests.integration.warehouse_support import Pipeline, demo_pipeline, warehouse_digest
@@ -123,9 +124,7 @@ _DAY = re.compile(r"date=\d{4}-\d{2}-\d{2}")
 
 def manifests(store: Store) -> dict[int, Batch]:
     """Every committed batch manifest, by run."""
-    keys = [k for k in store.list_keys(BATCH_PREFIX) if k.endswith(".batch.json")]
-    batches = [Batch.model_validate_json(store.read_bytes(k)) for k in keys]
-    return {b.run: b for b in batches}
+    return {b.run: b for b in committed_batches(store)}
 
 
 def listed_objects(store: Store) -> set[str]:
