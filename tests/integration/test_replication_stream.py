@@ -1,0 +1,146 @@
+"""The streaming replication reader against the real test server, with wal2json and pgoutput
+slots: messages arrive, the stream stops at a fixed end LSN, keepalives and status updates
+keep a connection with a short wal_sender_timeout alive, and the slot's confirmed_flush_lsn
+never passes what the caller marked durable."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from cdc_reader import pgoutput
+from cdc_reader.replication import ReplicationStream, XLogData
+from schemas.lsn import Lsn
+
+pytestmark = pytest.mark.integration
+
+WAL2JSON = {"format-version": "2"}
+PGOUTPUT = {"proto_version": "1", "publication_names": "pub"}
+PLUGINS = {"wal2json": WAL2JSON, "pgoutput": PGOUTPUT}
+
+
+@pytest.fixture(params=sorted(PLUGINS))
+def plugin(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def source(pg_dsn: str, slot_name: str, plugin: str) -> Iterator[psycopg.Connection[tuple]]:
+    """A table ``t``, its publication and a slot of the plugin, made after them."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        conn.execute("CREATE PUBLICATION pub FOR TABLE t")
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, %s)", (slot_name, plugin))
+        yield conn
+
+
+def insert(conn: psycopg.Connection[tuple], first: int, count: int) -> Lsn:
+    """``count`` rows, one transaction each; the WAL position after them."""
+    for i in range(first, first + count):
+        conn.execute("INSERT INTO t VALUES (%s, %s)", (i, f"row {i}"))
+    return current_lsn(conn)
+
+
+def current_lsn(conn: psycopg.Connection[tuple]) -> Lsn:
+    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    return Lsn.parse(row[0])
+
+
+def inserted_ids(plugin: str, messages: list[XLogData]) -> list[int]:
+    """The ids of the inserts among the messages, read with the plugin's own format."""
+    if plugin == "wal2json":
+        changes = [json.loads(m.payload) for m in messages]
+        return [c["columns"][0]["value"] for c in changes if c["action"] == "I"]
+    events = [pgoutput.decode(m.payload, m.start) for m in messages]
+    return [int(str(e.new[0])) for e in events if isinstance(e, pgoutput.Insert)]
+
+
+def confirmed_flush(conn: psycopg.Connection[tuple], slot: str) -> Lsn:
+    row = conn.execute(
+        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+    ).fetchone()
+    assert row is not None
+    return Lsn.parse(row[0])
+
+
+def slot_active(conn: psycopg.Connection[tuple], slot: str) -> bool:
+    row = conn.execute(
+        "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+    ).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def wait_for(condition: object, what: str, limit: float = 60.0) -> None:
+    """Poll until ``condition()`` holds (a generous limit: the machine is shared)."""
+    deadline = time.monotonic() + limit
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_messages_arrive_and_the_stream_stops_at_its_end_lsn(
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+) -> None:
+    end = insert(source, 1, 5)
+    insert(source, 6, 3)  # committed after the end: never delivered
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin], end=end) as stream:
+        messages = list(stream)  # ends by itself: the end position was reached
+    assert inserted_ids(plugin, messages) == [1, 2, 3, 4, 5]
+    assert all(m.start <= end for m in messages)
+    wait_for(lambda: not slot_active(source, slot_name), "the slot to be released")
+    # the stream can be opened again: close() left the slot usable
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin], end=end) as again:
+        assert inserted_ids(plugin, list(again)) == [1, 2, 3, 4, 5]
+
+
+def test_confirmed_flush_never_passes_the_durable_mark(
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+) -> None:
+    created = confirmed_flush(source, slot_name)
+    end = insert(source, 1, 6)
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin], end=end) as stream:
+        stream.status_interval = 0.05  # report often: a wrong flush shows quickly
+        messages = []
+        while (message := stream.get(timeout=60)) is not None:
+            messages.append(message)
+            assert confirmed_flush(source, slot_name) == created  # nothing durable yet
+        durable = messages[len(messages) // 2].start  # the end is reached: still connected
+        stream.mark_durable(durable)
+        wait_for(lambda: confirmed_flush(source, slot_name) == durable, "the durable mark")
+        sent = stream.status_sent
+        wait_for(lambda: stream.status_sent > sent + 3, "more status updates")
+        assert confirmed_flush(source, slot_name) == durable
+    assert confirmed_flush(source, slot_name) == durable  # the final status says the same
+    assert durable < messages[-1].start
+
+
+def test_keepalive_replies_keep_a_short_timeout_connection_alive(
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+) -> None:
+    short = make_conninfo(pg_dsn, options="-c wal_sender_timeout=1000")
+    with ReplicationStream(short, slot_name, Lsn(0), PLUGINS[plugin]) as stream:
+        assert stream.status_interval == 0.5  # half the server's setting, read from it
+        stream.status_interval = 3600.0  # from now on only the server's requests get answers
+        assert stream.get(timeout=4.0) is None  # idle for 4 timeouts: the server asked for replies
+        insert(source, 1, 1)
+        first = stream.get(timeout=60)
+        assert first is not None  # still connected (a lost connection raises here)
+
+
+def test_status_updates_go_out_while_the_caller_is_slow(
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+) -> None:
+    short = make_conninfo(pg_dsn, options="-c wal_sender_timeout=1000")
+    end = insert(source, 1, 20)
+    with ReplicationStream(short, slot_name, Lsn(0), PLUGINS[plugin], end=end,
+                           queue_size=1) as stream:  # fmt: skip
+        time.sleep(4.0)  # the receiver waits on a full queue for 4 timeouts
+        assert inserted_ids(plugin, list(stream)) == list(range(1, 21))
