@@ -34,6 +34,7 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from schemas.errors import DecodeError, SourceError, TransientError
 from schemas.lsn import ZERO, Lsn
@@ -195,6 +196,8 @@ class ReplicationStream:
     after the end (the drain mode writes its batch last). Transactions are the caller's
     business: with ``end`` taken from ``pg_current_wal_lsn()`` a transaction that commits
     later may have its first messages delivered, so a caller cuts on commit positions.
+    ``settings`` become the walsender's server settings: both plugins print values with
+    them (pass ``wal2json.SESSION_SETTINGS``).
     """
 
     def __init__(
@@ -206,8 +209,9 @@ class ReplicationStream:
         *,
         end: Lsn | None = None,
         queue_size: int = 1000,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
-        self._conn = _connect(dsn)
+        self._conn = _connect(dsn, settings or {})
         self.status_interval = _half_timeout(self._conn.pgconn)
         self._start = start
         self._end = end
@@ -356,11 +360,22 @@ class ReplicationStream:
             pass
 
 
-def _connect(dsn: str) -> psycopg.Connection[Any]:
+def _connect(dsn: str, settings: Mapping[str, str]) -> psycopg.Connection[Any]:
+    """The walsender connection; ``settings`` become its server settings (the plugin prints
+    values with the walsender's DateStyle, TimeZone, ...: see wal2json.SESSION_SETTINGS)."""
+    info = conninfo_to_dict(dsn)
+    options = " ".join(f"-c {k}={_escape_option(v)}" for k, v in settings.items())
+    if options:  # after the DSN's own options: the later -c of a setting wins
+        info["options"] = f"{info.get('options') or ''} {options}".strip()
+    info["replication"] = "database"
     try:
-        return psycopg.connect(dsn, autocommit=True, replication="database")
+        return psycopg.connect(make_conninfo("", **info), autocommit=True)
     except psycopg.OperationalError as exc:
         raise TransientError(f"replication connection failed: {_first_line(exc)}") from exc
+
+
+def _escape_option(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def _half_timeout(pgconn: pq.abc.PGconn) -> float:

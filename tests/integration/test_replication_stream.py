@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from cdc_reader import pgoutput
 from cdc_reader.replication import ReplicationStream, XLogData
@@ -31,7 +31,9 @@ def plugin(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def source(pg_dsn: str, slot_name: str, plugin: str) -> Iterator[psycopg.Connection[tuple]]:
+def source(
+    pg_dsn: str, slot_name: str, plugin: str
+) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
     """A table ``t``, its publication and a slot of the plugin, made after them."""
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
@@ -40,14 +42,14 @@ def source(pg_dsn: str, slot_name: str, plugin: str) -> Iterator[psycopg.Connect
         yield conn
 
 
-def insert(conn: psycopg.Connection[tuple], first: int, count: int) -> Lsn:
+def insert(conn: psycopg.Connection[tuple[Any, ...]], first: int, count: int) -> Lsn:
     """``count`` rows, one transaction each; the WAL position after them."""
     for i in range(first, first + count):
         conn.execute("INSERT INTO t VALUES (%s, %s)", (i, f"row {i}"))
     return current_lsn(conn)
 
 
-def current_lsn(conn: psycopg.Connection[tuple]) -> Lsn:
+def current_lsn(conn: psycopg.Connection[tuple[Any, ...]]) -> Lsn:
     row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
     assert row is not None
     return Lsn.parse(row[0])
@@ -62,7 +64,7 @@ def inserted_ids(plugin: str, messages: list[XLogData]) -> list[int]:
     return [int(str(e.new[0])) for e in events if isinstance(e, pgoutput.Insert)]
 
 
-def confirmed_flush(conn: psycopg.Connection[tuple], slot: str) -> Lsn:
+def confirmed_flush(conn: psycopg.Connection[tuple[Any, ...]], slot: str) -> Lsn:
     row = conn.execute(
         "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,)
     ).fetchone()
@@ -70,7 +72,7 @@ def confirmed_flush(conn: psycopg.Connection[tuple], slot: str) -> Lsn:
     return Lsn.parse(row[0])
 
 
-def slot_active(conn: psycopg.Connection[tuple], slot: str) -> bool:
+def slot_active(conn: psycopg.Connection[tuple[Any, ...]], slot: str) -> bool:
     row = conn.execute(
         "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
     ).fetchone()
@@ -87,7 +89,7 @@ def wait_for(condition: object, what: str, limit: float = 60.0) -> None:
 
 
 def test_messages_arrive_and_the_stream_stops_at_its_end_lsn(
-    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
 ) -> None:
     end = insert(source, 1, 5)
     insert(source, 6, 3)  # committed after the end: never delivered
@@ -102,7 +104,7 @@ def test_messages_arrive_and_the_stream_stops_at_its_end_lsn(
 
 
 def test_confirmed_flush_never_passes_the_durable_mark(
-    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
 ) -> None:
     created = confirmed_flush(source, slot_name)
     end = insert(source, 1, 6)
@@ -123,10 +125,10 @@ def test_confirmed_flush_never_passes_the_durable_mark(
 
 
 def test_keepalive_replies_keep_a_short_timeout_connection_alive(
-    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
 ) -> None:
-    short = make_conninfo(pg_dsn, options="-c wal_sender_timeout=1000")
-    with ReplicationStream(short, slot_name, Lsn(0), PLUGINS[plugin]) as stream:
+    short = {"wal_sender_timeout": "1000"}
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin], settings=short) as stream:
         assert stream.status_interval == 0.5  # half the server's setting, read from it
         stream.status_interval = 3600.0  # from now on only the server's requests get answers
         assert stream.get(timeout=4.0) is None  # idle for 4 timeouts: the server asked for replies
@@ -136,11 +138,11 @@ def test_keepalive_replies_keep_a_short_timeout_connection_alive(
 
 
 def test_status_updates_go_out_while_the_caller_is_slow(
-    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple]
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
 ) -> None:
-    short = make_conninfo(pg_dsn, options="-c wal_sender_timeout=1000")
+    short = {"wal_sender_timeout": "1000"}
     end = insert(source, 1, 20)
-    with ReplicationStream(short, slot_name, Lsn(0), PLUGINS[plugin], end=end,
-                           queue_size=1) as stream:  # fmt: skip
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin], end=end, queue_size=1,
+                           settings=short) as stream:  # fmt: skip
         time.sleep(4.0)  # the receiver waits on a full queue for 4 timeouts
         assert inserted_ids(plugin, list(stream)) == list(range(1, 21))
