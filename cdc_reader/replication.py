@@ -212,8 +212,12 @@ class ReplicationStream:
         settings: Mapping[str, str] | None = None,
     ) -> None:
         self._conn = _connect(dsn, settings or {})
-        self.status_interval = _half_timeout(self._conn.pgconn)
-        self._start = start
+        try:
+            self.status_interval = _half_timeout(self._conn.pgconn)
+            _start_copy(self._conn.pgconn, start_replication_command(slot, start, options))
+        except BaseException:
+            self._conn.close()
+            raise
         self._end = end
         self._queue: queue.Queue[XLogData | _End] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
@@ -225,7 +229,7 @@ class ReplicationStream:
         self._error: BaseException | None = None
         self.server_wal_end = ZERO
         self.status_sent = 0
-        _start_copy(self._conn.pgconn, start_replication_command(slot, start, options))
+        self._last_status = 0.0  # monotonic time of the last status sent: none yet
         self._thread = threading.Thread(target=self._run, name=f"replication-{slot}", daemon=True)
         self._thread.start()
 
@@ -274,6 +278,7 @@ class ReplicationStream:
                 self._queue.get_nowait()
             self._thread.join(timeout=0.1)
         self._conn.close()
+        self._ended = True  # the end item may have been drained above
         if self._error is not None and self._end_queued:  # not yet seen through get()
             error, self._error = self._error, None
             raise error
@@ -335,8 +340,6 @@ class ReplicationStream:
                     return False
                 if not final and time.monotonic() >= self._last_status + self.status_interval:
                     self._send_status()
-
-    _last_status = 0.0
 
     def _send_status(self) -> None:
         update = self.status()

@@ -15,6 +15,7 @@ import pytest
 
 from cdc_reader import pgoutput
 from cdc_reader.replication import ReplicationStream, XLogData
+from schemas.errors import SourceError, TransientError
 from schemas.lsn import Lsn
 
 pytestmark = pytest.mark.integration
@@ -146,3 +147,31 @@ def test_status_updates_go_out_while_the_caller_is_slow(
                            settings=short) as stream:  # fmt: skip
         time.sleep(4.0)  # the receiver waits on a full queue for 4 timeouts
         assert inserted_ids(plugin, list(stream)) == list(range(1, 21))
+
+
+def test_a_refused_start_is_one_error_without_the_password(
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
+) -> None:
+    password = str(psycopg.conninfo.conninfo_to_dict(pg_dsn)["password"])
+    with pytest.raises(SourceError) as missing:
+        ReplicationStream(pg_dsn, "no_such_slot", Lsn(0), PLUGINS[plugin])
+    assert 'replication slot "no_such_slot" does not exist' in str(missing.value)
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin]):
+        with pytest.raises(SourceError) as busy:  # a slot serves one stream at a time
+            ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin])
+    assert f'replication slot "{slot_name}" is active' in str(busy.value)
+    for error in (missing.value, busy.value):
+        assert password not in str(error) and "\n" not in str(error).strip()
+
+
+def test_a_lost_connection_reaches_the_caller(
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
+) -> None:
+    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin]) as stream:
+        source.execute(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+            " WHERE slot_name = %s",
+            (slot_name,),
+        )
+        with pytest.raises(TransientError, match="replication stream"):
+            stream.get(timeout=60)
