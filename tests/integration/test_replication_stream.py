@@ -156,9 +156,9 @@ def test_a_refused_start_is_one_error_without_the_password(
     with pytest.raises(SourceError) as missing:
         ReplicationStream(pg_dsn, "no_such_slot", Lsn(0), PLUGINS[plugin])
     assert 'replication slot "no_such_slot" does not exist' in str(missing.value)
-    with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin]):
-        with pytest.raises(SourceError) as busy:  # a slot serves one stream at a time
-            ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin])
+    first = ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin])
+    with first, pytest.raises(SourceError) as busy:  # a slot serves one stream at a time
+        ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin])
     assert f'replication slot "{slot_name}" is active' in str(busy.value)
     for error in (missing.value, busy.value):
         assert password not in str(error) and "\n" not in str(error).strip()
