@@ -194,8 +194,10 @@ class ReplicationStream:
     at or before it are delivered, then :meth:`get` returns None. The connection stays
     open until :meth:`close`, whose final status reports what the caller marked durable
     after the end (the drain mode writes its batch last). Transactions are the caller's
-    business: with ``end`` taken from ``pg_current_wal_lsn()`` a transaction that commits
-    later may have its first messages delivered, so a caller cuts on commit positions.
+    business: a message's start is the LSN its plugin gives it (the transaction's first
+    record for a begin, the end of the commit record for a commit), so with ``end`` taken
+    from ``pg_current_wal_lsn()`` the begin of the next transaction, which starts where
+    the last commit ended, may be delivered too: a caller keeps whole transactions only.
     ``settings`` become the walsender's server settings: both plugins print values with
     them (pass ``wal2json.SESSION_SETTINGS``).
     """

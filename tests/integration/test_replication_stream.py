@@ -89,10 +89,15 @@ def wait_for(condition: object, what: str, limit: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("gap", [False, True], ids=["end-at-a-commit", "end-after-other-wal"])
 def test_messages_arrive_and_the_stream_stops_at_its_end_lsn(
-    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]]
+    pg_dsn: str, slot_name: str, plugin: str, source: psycopg.Connection[tuple[Any, ...]], gap: bool
 ) -> None:
-    end = insert(source, 1, 5)
+    end = insert(source, 1, 5)  # the last commit ends at the end, the next one starts there
+    if gap:  # or the end falls between WAL records no plugin decodes (checkpoints)
+        source.execute("CHECKPOINT")
+        end = current_lsn(source)
+        source.execute("CHECKPOINT")
     insert(source, 6, 3)  # committed after the end: never delivered
     with ReplicationStream(pg_dsn, slot_name, Lsn(0), PLUGINS[plugin], end=end) as stream:
         messages = list(stream)  # ends by itself: the end position was reached

@@ -74,8 +74,8 @@ MESSAGES: dict[str, tuple[bytes, pgoutput.Event]] = {
         pgoutput.Delete(3, ("1", "x"), "O"),
     ),
     "Truncate": (
-        b"T" + struct.pack("!ib", 2, 3) + struct.pack("!II", 3, 4),
-        pgoutput.Truncate((3, 4), cascade=True, restart_identity=True),
+        b"T" + struct.pack("!ib", 2, 2) + struct.pack("!II", 3, 4),
+        pgoutput.Truncate((3, 4), cascade=False, restart_identity=True),
     ),
     "Message": (
         b"M\1" + struct.pack("!Q", 8) + s("pgcdc") + struct.pack("!i", 2) + b"hi",
