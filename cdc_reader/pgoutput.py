@@ -32,10 +32,6 @@ _INT64 = struct.Struct("!q")
 _UINT64 = struct.Struct("!Q")
 
 
-class PgoutputError(DecodeError):
-    """A pgoutput message that cannot be read: names its type, the byte offset and LSN."""
-
-
 class _Unchanged(enum.Enum):
     UNCHANGED = "u"
 
@@ -145,12 +141,10 @@ class _Cursor:
     def __init__(self, data: bytes, name: str, lsn: Lsn | None) -> None:
         self.data, self.name, self.lsn, self.pos = data, name, lsn, 1
 
-    def fail(self, problem: str, offset: int | None = None) -> PgoutputError:
+    def fail(self, problem: str, offset: int | None = None) -> DecodeError:
         at = self.pos if offset is None else offset
         lsn = str(self.lsn) if self.lsn is not None else None
-        return PgoutputError(
-            f"pgoutput {self.name} message: {problem} at byte offset {at}", lsn=lsn
-        )
+        return DecodeError(f"pgoutput {self.name} message: {problem} at byte offset {at}", lsn=lsn)
 
     def take(self, size: int, what: str) -> bytes:
         if size < 0 or self.pos + size > len(self.data):
@@ -193,7 +187,7 @@ def decode(data: bytes | memoryview, lsn: Lsn | None = None) -> Event:
     data = bytes(data)
     tag = data[:1]
     if tag in _STREAMED:
-        raise PgoutputError(
+        raise DecodeError(
             f"pgoutput {_STREAMED[tag]} message at byte offset 0: streamed transactions "
             "(protocol version 2) are not supported; use proto_version '1'",
             lsn=str(lsn) if lsn is not None else None,

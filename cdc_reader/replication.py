@@ -48,10 +48,6 @@ _STATUS = struct.Struct("!cQQQqB")  # 'r', write, flush, apply, clock, reply req
 _WAIT_SLICE = 0.5  # seconds: the longest the receiver sleeps before looking at the clock
 
 
-class ReplicationProtocolError(DecodeError):
-    """A CopyData message of the replication protocol that cannot be read."""
-
-
 @dataclass(frozen=True, slots=True)
 class XLogData:
     """A piece of the plugin's output: ``start`` is the LSN of the WAL record it came from."""
@@ -105,19 +101,19 @@ def parse_message(data: bytes | memoryview) -> XLogData | Keepalive:
         _need(data, _KEEPALIVE.size, "primary keepalive")
         _, end, clock, reply = _KEEPALIVE.unpack_from(data)
         if len(data) != _KEEPALIVE.size:
-            raise ReplicationProtocolError(
+            raise DecodeError(
                 f"primary keepalive: {len(data) - _KEEPALIVE.size} extra bytes at byte offset "
                 f"{_KEEPALIVE.size}"
             )
         return Keepalive(Lsn(end), clock, bool(reply))
-    raise ReplicationProtocolError(
+    raise DecodeError(
         f"replication message: unknown type {kind!r} at byte offset 0 (expected 'w' or 'k')"
     )
 
 
 def _need(data: bytes, size: int, what: str) -> None:
     if len(data) < size:
-        raise ReplicationProtocolError(
+        raise DecodeError(
             f"{what}: message ends at byte offset {len(data)}, its header needs {size} bytes"
         )
 
@@ -144,7 +140,7 @@ def build_status(update: StatusUpdate) -> bytes:
 def parse_status(data: bytes) -> StatusUpdate:
     """A standby status update read back (for tests and tools)."""
     if len(data) != _STATUS.size or data[:1] != b"r":
-        raise ReplicationProtocolError(
+        raise DecodeError(
             f"standby status update: {len(data)} bytes starting {data[:1]!r} at byte offset 0, "
             f"expected {_STATUS.size} starting b'r'"
         )

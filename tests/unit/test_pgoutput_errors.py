@@ -1,6 +1,6 @@
 """pgoutput messages built by hand per the protocol docs: each decodes, and every malformed
 variant (cut short at every byte, a wrong marker, trailing bytes, an unknown or streamed
-type, bad UTF-8) gives one PgoutputError naming the message type, byte offset and LSN."""
+type, bad UTF-8) gives one DecodeError naming the message type, byte offset and LSN."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import struct
 import pytest
 
 from cdc_reader import pgoutput
-from cdc_reader.pgoutput import UNCHANGED, PgoutputError
+from cdc_reader.pgoutput import UNCHANGED
+from schemas.errors import DecodeError
 from schemas.lsn import Lsn
 
 pytestmark = pytest.mark.unit
@@ -99,7 +100,7 @@ def test_binary_values_stay_bytes_and_plain_updates_have_no_old_tuple() -> None:
 def test_cut_short_anywhere_names_type_offset_and_lsn(name: str) -> None:
     raw, _ = MESSAGES[name]
     for size in range(1, len(raw)):
-        with pytest.raises(PgoutputError) as caught:
+        with pytest.raises(DecodeError) as caught:
             pgoutput.decode(raw[:size], LSN)
         text = str(caught.value)
         assert f"pgoutput {name} message" in text, text
@@ -128,12 +129,12 @@ def test_cut_short_anywhere_names_type_offset_and_lsn(name: str) -> None:
     ],
 )
 def test_malformed_messages_name_what_and_where(raw: bytes, words: list[str]) -> None:
-    with pytest.raises(PgoutputError) as caught:
+    with pytest.raises(DecodeError) as caught:
         pgoutput.decode(raw, LSN)
     for word in [*words, "lsn=0/16B3748"]:
         assert word in str(caught.value)
 
 
 def test_without_an_lsn_the_error_still_names_type_and_offset() -> None:
-    with pytest.raises(PgoutputError, match=r"^pgoutput Commit message: .* at byte offset 2$"):
+    with pytest.raises(DecodeError, match=r"^pgoutput Commit message: .* at byte offset 2$"):
         pgoutput.decode(b"C\0\0")

@@ -9,7 +9,6 @@ import pytest
 
 from cdc_reader.replication import (
     Keepalive,
-    ReplicationProtocolError,
     StatusUpdate,
     XLogData,
     build_keepalive,
@@ -22,6 +21,7 @@ from cdc_reader.replication import (
     pg_clock,
     start_replication_command,
 )
+from schemas.errors import DecodeError
 from schemas.lsn import Lsn
 
 pytestmark = pytest.mark.unit
@@ -67,7 +67,7 @@ def test_the_clock_counts_microseconds_from_2000() -> None:
     ],
 )
 def test_malformed_messages_name_type_and_offset(raw: bytes, words: list[str]) -> None:
-    with pytest.raises(ReplicationProtocolError) as caught:
+    with pytest.raises(DecodeError) as caught:
         parse_message(raw)
     for word in words:
         assert word in str(caught.value)
