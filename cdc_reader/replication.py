@@ -248,6 +248,11 @@ class ReplicationStream:
             durable, received = self._durable, max(self._received, self._durable)
         return StatusUpdate(received, durable, durable, pg_clock())
 
+    @property
+    def ended(self) -> bool:
+        """Whether :meth:`get` has returned the stream's end (not just a timeout)."""
+        return self._ended
+
     def get(self, timeout: float | None = None) -> XLogData | None:
         """The next message, or None when the stream has ended (or ``timeout`` passed)."""
         if self._ended:
