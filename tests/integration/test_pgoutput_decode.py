@@ -12,6 +12,7 @@ exactly as it reads wal2json's values, and keeps the NaN and ±Infinity wal2json
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -219,44 +220,56 @@ def test_every_message_type_decodes_exactly(pg_dsn: str, slot_name: str) -> None
     assert first == pgoutput.Insert(events[2].relation, (b"\0\0\0\1", b"one", BIG.encode()))  # type: ignore[union-attr]
 
 
-def test_the_codec_reads_pgoutput_text_of_every_kind(pg_dsn: str, slot_name: str) -> None:
-    with session(pg_dsn) as conn:
+@dataclass
+class EveryType:
+    """The every-type rows, recorded through a pgoutput and a wal2json slot."""
+
+    spec: TableSpec
+    pgoutput: list[tuple[str, str, bytes]]
+    wal2json: list[dict[str, str]]
+    relation_types: dict[str, str]  # format_type() of each Relation column's oid and typmod
+
+
+def record_every_type(dsn: str, slot: str) -> EveryType:
+    with session(dsn) as conn:  # the reader's settings: the plugins print values with them
         conn.execute(SETUP)
         conn.execute("ALTER TABLE every_type ADD m8 macaddr8 DEFAULT '08:00:2b:01:02:03:04:05'")
         conn.execute("CREATE PUBLICATION pub FOR TABLE every_type")
-        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot_name,))
-        conn.execute(
-            "SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot_name + "w",)
-        )
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot + "w",))
         conn.execute(EVERY_TYPE_ROWS)
-        rows = conn.execute(PEEK.format(""), (slot_name,)).fetchall()
-        json_rows = peek(conn, slot_name + "w")
+        rows = conn.execute(PEEK.format(""), (slot,)).fetchall()
         found = table_spec(conn, "public", "every_type")
-        typed = {c.name: conn.execute("SELECT format_type(%s, %s)", (c.type_oid, c.typmod))
-                 .fetchone() for c in relation_of(rows).columns}  # fmt: skip
-    columns = tuple(ColumnSpec(**c) for c in found["columns"])
-    spec = TableSpec(TableName("public", "every_type"), columns, tuple(found["key"]))
+        types = {}
+        for c in relation_of(rows).columns:
+            typed = conn.execute("SELECT format_type(%s, %s)", (c.type_oid, c.typmod)).fetchone()
+            types[c.name] = typed[0] if typed else ""
+        columns = tuple(ColumnSpec(**c) for c in found["columns"])
+        spec = TableSpec(TableName("public", "every_type"), columns, tuple(found["key"]))
+        return EveryType(spec, rows, peek(conn, slot + "w"), types)
+
+
+def test_the_codec_reads_pgoutput_text_of_every_kind(pg_dsn: str, slot_name: str) -> None:
+    every = record_every_type(pg_dsn, slot_name)
     # the Relation message alone names every column's type as the catalog spec does, but a
     # domain: pgoutput sends the domain's oid, the spec its base type (a spec built from
     # Relation messages must look up pg_type.typbasetype)
-    differ = {c.name: (typed[c.name], c.pg_type) for c in spec.columns
-              if typed[c.name] != (c.pg_type,)}  # fmt: skip
-    assert differ == {"am": (("amount",), "numeric(12,2)")}
-    decoder = ColumnarDecoder(lambda table: spec)
-    for peeked in json_rows:
+    differ = {c.name: (every.relation_types[c.name], c.pg_type) for c in every.spec.columns
+              if every.relation_types[c.name] != c.pg_type}  # fmt: skip
+    assert differ == {"am": ("amount", "numeric(12,2)")}
+    decoder = ColumnarDecoder(lambda table: every.spec)
+    for peeked in every.wal2json:
         decoder.feed(peeked["lsn"], peeked["xid"], peeked["data"])
     [batch] = decoder.take()
-    inserts = [
-        e for e in (pgoutput.decode(d) for _, _, d in rows) if isinstance(e, pgoutput.Insert)
-    ]
+    events = (pgoutput.decode(data) for _, _, data in every.pgoutput)
+    inserts = [e for e in events if isinstance(e, pgoutput.Insert)]
     kinds, recovered = set(), set()
-    for index, column in enumerate(spec.columns):
+    for index, column in enumerate(every.spec.columns):
         pg = column_type(column)
         kinds |= {pg.kind} | ({pg.element.kind} if pg.element else set())
         texts = [insert.new[index] for insert in inserts]
         assert all(t is None or isinstance(t, str) for t in texts)
-        nonfinite: dict[int, str] = {}
-        ours = to_arrow(texts, pg, nonfinite)
+        ours = to_arrow(texts, pg, {})
         theirs = batch.data.column(column.name).combine_chunks()
         assert ours.type == theirs.type, column.name
         for row in range(len(texts)):
