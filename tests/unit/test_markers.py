@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.unit
 
@@ -94,6 +98,52 @@ def test_a_unit_test_reaching_a_service_at_run_time_fails(sample: pytest.Pyteste
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines_random(
         [
+            "*unit test *test_asks_at_run_time uses the service fixture s3_*: mark it integration",
+            "*unit test *test_starts_a_cluster starts a PostgreSQL cluster: mark it integration",
+        ]
+    )
+
+
+@pytest.fixture
+def workers(sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Options running the sample on an xdist worker (as `make test` does), which imports
+    tests.conftest from this repository."""
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return ["-p", "no:cacheprovider", "-n", "1", "--dist", "loadgroup"]
+
+
+def test_the_rules_hold_on_xdist_workers(sample: pytest.Pytester, workers: list[str]) -> None:
+    sample.makepyfile(
+        test_wrong_kind="""
+        import pytest
+
+        @pytest.mark.unit
+        def test_claims_unit(pg_dsn):
+            pass
+        """,
+        test_at_run_time="""
+        import pytest
+        from pipeline.localpg import LocalCluster
+
+        pytestmark = pytest.mark.unit
+
+        def test_asks_at_run_time(request):
+            request.getfixturevalue("s3_bucket")
+
+        def test_starts_a_cluster(tmp_path):
+            LocalCluster(tmp_path / "pg").ensure_running()
+
+        def test_pure():
+            assert 1 + 1 == 2
+        """,
+    )
+    result = sample.runpytest_subprocess(*workers)
+    # the wrong kind errors at set-up, before pg_dsn's server would start
+    result.assert_outcomes(errors=1, failed=2, passed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_claims_unit: marked unit but uses pg_dsn, pg_server*",
             "*unit test *test_asks_at_run_time uses the service fixture s3_*: mark it integration",
             "*unit test *test_starts_a_cluster starts a PostgreSQL cluster: mark it integration",
         ]
