@@ -53,21 +53,23 @@ SERVICE_FIXTURES = frozenset(
 )
 
 
-SHARED_SESSION_FIXTURES = {
-    # session fixtures too costly to build on every worker: tests using one run on one worker
-    "terraform": "terraform",  # a copy of infra/ and of the 700 MB provider, one state folder
+GROUPED_FIXTURES = {
+    # fixture → xdist group: the tests using it run on one worker, one after the other
+    "terraform": "terraform",  # session: a copy of infra/ and of the 700 MB provider
+    "browser_page": "chromium",  # one browser at a time: each also runs the pipeline and a
+    # streamlit server, and the page must redraw within the test's waits
 }
 
 
 def worker_group(item: pytest.Item) -> str | None:
     """The xdist group of a test that shares a costly fixture with others, else None.
 
-    A test using a fixture of :data:`SHARED_SESSION_FIXTURES` joins that fixture's group; one
+    A test using a fixture of :data:`GROUPED_FIXTURES` joins that fixture's group; one
     using a module-scoped fixture (an extra cluster, a seeded database, a build) joins its
     module's group, so the fixture is built once and not on each worker that runs the module.
     """
     names = set(getattr(item, "fixturenames", ()))
-    for fixture, group in SHARED_SESSION_FIXTURES.items():
+    for fixture, group in GROUPED_FIXTURES.items():
         if fixture in names:
             return group
     info = getattr(item, "_fixtureinfo", None)  # the fixture closure pytest resolved
