@@ -106,11 +106,11 @@ def test_a_unit_test_reaching_a_service_at_run_time_fails(sample: pytest.Pyteste
 
 @pytest.fixture
 def workers(sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Options running the sample on an xdist worker (as `make test` does), which imports
+    """Options running the sample on two xdist workers (as `make test` does), which import
     tests.conftest from this repository."""
     pytest.importorskip("xdist")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    return ["-p", "no:cacheprovider", "-n", "1", "--dist", "loadgroup"]
+    return ["-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "-v"]
 
 
 def test_the_rules_hold_on_xdist_workers(sample: pytest.Pytester, workers: list[str]) -> None:
@@ -137,10 +137,34 @@ def test_the_rules_hold_on_xdist_workers(sample: pytest.Pytester, workers: list[
         def test_pure():
             assert 1 + 1 == 2
         """,
+        test_shared="""
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def costly():
+            return object()
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_on_costly(costly, n):
+            pass
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_alone(n):
+            pass
+        """,
     )
     result = sample.runpytest_subprocess(*workers)
     # the wrong kind errors at set-up, before pg_dsn's server would start
-    result.assert_outcomes(errors=1, failed=2, passed=1)
+    result.assert_outcomes(errors=1, failed=2, passed=13)
+    # the tests on the module-scoped fixture ran on one worker, so it was built once; which
+    # worker takes which test depends on timing, so also check xdist's mark of the group (the
+    # suffix of the node id), whatever the timing
+    on_costly = [
+        line for line in result.outlines if "PASSED test_shared.py::test_on_costly" in line
+    ]
+    assert len(on_costly) == 6, result.outlines
+    assert len({line.split("]", 1)[0] for line in on_costly}) == 1, on_costly
+    assert all(line.rstrip().endswith("@test_shared.py") for line in on_costly), on_costly
     result.stdout.fnmatch_lines_random(
         [
             "*test_claims_unit: marked unit but uses pg_dsn, pg_server*",
