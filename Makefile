@@ -5,6 +5,11 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PG_MAJOR ?= $(shell pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 PYTEST_ARGS ?=
+# `make test` runs the suite on this many pytest-xdist workers (0: in this process, serially).
+# Most tests wait on PostgreSQL, subprocesses, terraform or Chromium, so more workers than
+# cores pays; tests sharing a costly fixture stay on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 4
+XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools demo-deps browser-deps system-deps demo demo-down test test-unit lint format clean package
@@ -62,7 +67,7 @@ demo-down: venv ## stop the demo's local Postgres
 	$(BIN)/pgcdc demo down
 
 test: system-deps venv tools ## the whole test suite (real Postgres + wal2json, S3 emulator, terraform)
-	PGCDC_CHECKOV=$(abspath $(TOOLS))/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
+	PGCDC_CHECKOV=$(abspath $(TOOLS))/bin/checkov $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no services)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)

@@ -9,20 +9,25 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tenacity
 
-from cdc_reader.capture import CaptureOptions, CaptureResult, Progress, drain
-from cdc_reader.snapshot import Progress as SnapshotProgress
-from cdc_reader.snapshot import SnapshotOptions, SnapshotResult, snapshot
 from pipeline import config
 from schemas.errors import SourceUnreachableError, TransientError
 from schemas.settings import Settings
 from schemas.tables import TableName
 from storage import Store, open_store
-from transformer.runner import TransformResult, transform
-from warehouse_loader.loader import LoadResult, load, open_warehouse
+
+# Each job imports its stage when it runs: a `pgcdc` process runs one job, and importing
+# every stage (pyarrow.compute, pandas through pyarrow, DuckDB) would cost each process
+# about a second more.
+if TYPE_CHECKING:
+    from cdc_reader.capture import CaptureOptions, CaptureResult, Progress
+    from cdc_reader.snapshot import Progress as SnapshotProgress
+    from cdc_reader.snapshot import SnapshotResult
+    from transformer.runner import TransformResult
+    from warehouse_loader.loader import LoadResult
 
 log = logging.getLogger("pgcdc")
 
@@ -45,6 +50,8 @@ def raw_store(settings: Settings) -> Store:
 
 def capture_options(settings: Settings, **overrides: Any) -> CaptureOptions:
     """Capture options from settings, with flags overriding (None values ignored)."""
+    from cdc_reader.capture import CaptureOptions
+
     given = {k: v for k, v in overrides.items() if v is not None}
     base = CaptureOptions(slot=settings.slot, table_filter=config.table_filter(settings))
     return dataclasses.replace(base, **given)
@@ -65,6 +72,8 @@ def capture_once(
     errors (bad credentials, an unknown host, a store path that cannot be written) are
     raised at once. Each wait logs one WARNING naming the attempt, the wait and the error.
     """
+    from cdc_reader.capture import drain
+
     dsn, raw = config.source_dsn(settings), raw_store(settings)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
@@ -104,6 +113,8 @@ def capture_follow(
     Draining each time keeps decoding proportional to new changes. Transient errors are
     logged and retried at the next flush. Returns the number of drains.
     """
+    from cdc_reader.capture import drain
+
     stop = stop or _stop_on_signals()
     dsn, raw = config.source_dsn(settings), raw_store(settings)
     drains = 0
@@ -129,6 +140,8 @@ def take_snapshot(
     progress: SnapshotProgress | None = None,
 ) -> SnapshotResult:
     """Bootstrap the raw store from the slot's starting point, or re-snapshot ``tables``."""
+    from cdc_reader.snapshot import SnapshotOptions, snapshot
+
     options = SnapshotOptions(
         slot=settings.slot,
         table_filter=config.table_filter(settings),
@@ -164,6 +177,8 @@ def processed_store(settings: Settings) -> Store:
 
 def transform_once(settings: Settings) -> TransformResult:
     """Transform the changes captured since the last run into one processed batch."""
+    from transformer.runner import transform
+
     return transform(
         raw_store(settings),
         processed_store(settings),
@@ -174,6 +189,8 @@ def transform_once(settings: Settings) -> TransformResult:
 
 def load_once(settings: Settings) -> LoadResult:
     """Apply the processed batches not yet in the warehouse (one transaction each)."""
+    from warehouse_loader.loader import load, open_warehouse
+
     warehouse = open_warehouse(config.warehouse_uri(settings))
     try:
         return load(processed_store(settings), warehouse)

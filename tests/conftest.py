@@ -12,6 +12,11 @@ Also the rule that keeps ``make test-unit`` (``pytest -m unit``) complete and se
 
 A test that reaches a service another way (its own cluster through ``extra_cluster``, an
 external tool such as terraform or checkov) says so with ``integration`` or ``e2e``.
+
+Under pytest-xdist (``make test`` runs ``-n N --dist loadgroup``) every worker is its own
+process with its own session fixtures: its own PostgreSQL cluster and moto server on free
+ports, so databases, slots and buckets never meet another worker's. Tests that share a costly
+fixture are kept on one worker (:func:`worker_group`), so it is built once, not once per worker.
 """
 
 from __future__ import annotations
@@ -48,21 +53,77 @@ SERVICE_FIXTURES = frozenset(
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the kinds given here
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give every unmarked test its kind; refuse a unit test that uses a service."""
+GROUPED_FIXTURES = {
+    # fixture → xdist group: the tests using it run on one worker, one after the other
+    "terraform": "terraform",  # session: a copy of infra/ and of the 700 MB provider
+    "browser_page": "chromium",  # one browser at a time: each also runs the pipeline and a
+    # streamlit server, and the page must redraw within the test's waits
+}
+
+
+def worker_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that shares a costly fixture with others, else None.
+
+    A test using a fixture of :data:`GROUPED_FIXTURES` joins that fixture's group; one
+    using a module-scoped fixture (an extra cluster, a seeded database, a build) joins its
+    module's group, so the fixture is built once and not on each worker that runs the module.
+    """
+    names = set(getattr(item, "fixturenames", ()))
+    for fixture, group in GROUPED_FIXTURES.items():
+        if fixture in names:
+            return group
+    info = getattr(item, "_fixtureinfo", None)  # the fixture closure pytest resolved
+    definitions = info.name2fixturedefs if info is not None else {}
+    if any(d.scope == "module" for name in names for d in definitions.get(name, ())):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+WRONG_KIND = pytest.StashKey[str]()
+"""On an xdist worker: why this test is of the wrong kind (its set-up fails with it)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the kinds given here, and before
+# xdist's worker reads the xdist_group marks given here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every unmarked test its kind; refuse a unit test that uses a service; put tests
+    that share a costly fixture in one xdist group.
+
+    A refusal stops the collection with a usage error. An xdist worker would report that
+    error as a crash without its message, so there each refused test fails at set-up
+    instead, with the same line, before any fixture (and so any service) is set up.
+    """
     wrong = []
     for item in items:
-        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
-        services = sorted(SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
-        if len(kinds) > 1:
-            wrong.append(f"{item.nodeid}: marked {' and '.join(sorted(kinds))}; pick one")
-        elif "unit" in kinds and services:
-            wrong.append(f"{item.nodeid}: marked unit but uses {', '.join(services)}")
-        elif not kinds:
-            item.add_marker("integration" if services else "unit")
-    if wrong:
+        group = worker_group(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+        problem = _kind_problem(item)
+        if problem is not None:
+            wrong.append(f"{item.nodeid}: {problem}")
+            item.stash[WRONG_KIND] = wrong[-1]
+    if wrong and not hasattr(config, "workerinput"):  # workerinput: xdist's worker config
         raise pytest.UsageError("tests of the wrong kind:\n  " + "\n  ".join(wrong))
+
+
+def _kind_problem(item: pytest.Item) -> str | None:
+    """What is wrong with the test's kind; gives an unmarked test its kind."""
+    kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
+    services = sorted(SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if len(kinds) > 1:
+        return f"marked {' and '.join(sorted(kinds))}; pick one"
+    if "unit" in kinds and services:
+        return f"marked unit but uses {', '.join(services)}"
+    if not kinds:
+        item.add_marker("integration" if services else "unit")
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own set-up of the fixtures
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test refused on an xdist worker fails here (see pytest_collection_modifyitems)."""
+    if WRONG_KIND in item.stash:
+        pytest.fail(f"test of the wrong kind: {item.stash[WRONG_KIND]}", pytrace=False)
 
 
 _running_unit: list[str] = []  # node id of the unit test being run (a stack: pytester nests)

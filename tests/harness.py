@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pipeline.localpg import LocalCluster, bindir, free_port, wal2json_installed
+from pipeline.localpg import LocalCluster, bindir, wal2json_installed
 from schemas.errors import ConfigurationError
 
 WAL2JSON_HINT = (
@@ -111,17 +112,41 @@ def postgres_server() -> Iterator[PgServer]:
         return
     if not wal2json_installed():
         raise RuntimeError(WAL2JSON_HINT)
-    parent = Path(tempfile.mkdtemp(prefix="pgcdc-test-"))
-    parent.chmod(0o711)
-    cluster = LocalCluster(parent / "pg")
-    try:
-        cluster.ensure_running()
+    with local_cluster("pgcdc-test-", {}) as cluster:
         server = PgServer(cluster.dsn())
         server.check_logical_decoding()
         yield server
-    finally:
-        cluster.stop()
-        shutil.rmtree(parent, ignore_errors=False)
+
+
+PORT_ATTEMPTS = 3
+"""Clusters created in turn when the port picked for one was taken before it could bind it."""
+
+
+@contextlib.contextmanager
+def local_cluster(prefix: str, settings: dict[str, str]) -> Iterator[LocalCluster]:
+    """A running throwaway cluster in a new temporary folder; stopped and removed afterwards.
+
+    The port is picked free (free_port) but only bound when the server starts: in between,
+    another process (another xdist worker's server, a client's outgoing connection) may take
+    it. The server then cannot listen, and a new cluster on a new free port is made.
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        parent = Path(tempfile.mkdtemp(prefix=prefix))
+        parent.chmod(0o711)  # the postgres user must reach pg/ (we may be root)
+        cluster = LocalCluster(parent / "pg", settings=settings)
+        try:
+            cluster.ensure_running()
+        except ConfigurationError as exc:
+            shutil.rmtree(parent)
+            if attempt < PORT_ATTEMPTS and "Address already in use" in str(exc):
+                continue
+            raise
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+            shutil.rmtree(parent)
+        return
 
 
 @contextlib.contextmanager
@@ -157,28 +182,44 @@ class S3Server:
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[S3Server]:
-    """Run ``moto.server`` in its own process on a free loopback port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
+    """Run ``moto.server`` in its own process on a loopback port the kernel picks.
+
+    Port 0, then the port read from the server's startup line: a port picked beforehand
+    (free_port) could be taken by another worker's server in between, and the wait below
+    would then reach that server instead of ours.
+    """
+    with tempfile.TemporaryDirectory(prefix="pgcdc-moto-") as folder:
+        log_path = Path(folder) / "moto.log"  # a file, not a pipe: moto logs every request
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            yield S3Server(_wait_for_moto(proc, log_path))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _wait_for_moto(proc: subprocess.Popen[bytes], log_path: Path) -> str:
+    """The URL of the started moto server, once it answers."""
+    deadline = time.monotonic() + 60  # slow on a busy machine: every worker starts one
+    while True:
+        found = re.search(
+            r"Running on (http://127\.0\.0\.1:\d+)", log_path.read_text("utf-8", "replace")
+        )
+        if found:
             try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):  # noqa: S310
-                    break
+                with urllib.request.urlopen(f"{found[1]}/moto-api/", timeout=1):  # noqa: S310
+                    return found[1]
             except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield S3Server(url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+                pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            tail = log_path.read_text("utf-8", "replace")[-2000:]
+            raise RuntimeError(f"moto server did not start:\n{tail}")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -190,11 +231,5 @@ def extra_cluster(settings: dict[str, str]) -> Iterator[LocalCluster]:
         pytest.skip(f"cannot start a cluster of our own: {exc}")
     if not wal2json_installed():
         pytest.skip("cannot start a cluster of our own: wal2json is not installed locally")
-    parent = Path(tempfile.mkdtemp(prefix="pgcdc-cluster-"))
-    parent.chmod(0o711)
-    cluster = LocalCluster(parent / "pg", settings=settings)
-    try:
-        yield cluster.ensure_running()
-    finally:
-        cluster.stop()
-        shutil.rmtree(parent)
+    with local_cluster("pgcdc-cluster-", settings) as cluster:
+        yield cluster

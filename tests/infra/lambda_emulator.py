@@ -68,6 +68,8 @@ class Invocation:
     result: Any = None
     error_type: str | None = None
     error_message: str | None = None
+    seconds: float = 0.0
+    """From the start of the invocation (when its timeout starts to count) to its reply."""
 
     @property
     def lines(self) -> list[str]:
@@ -196,13 +198,14 @@ def _invoke(router: LambdaRouter, fn: Any, body: Any) -> tuple[bytes, bool]:
     call = Invocation(
         fn.function_name, fn.function_name.rpartition("-")[2], event, str(uuid.uuid4())
     )
+    started = time.monotonic()
     context = Context(
         function_name=fn.function_name,
         invoked_function_arn=fn.function_arn,
         memory_limit_in_mb=int(fn.memory_size),
         aws_request_id=call.request_id,
         log_group_name=fn.logs_group_name,
-        deadline=time.monotonic() + int(fn.timeout),
+        deadline=started + int(fn.timeout),
     )
     output = io.StringIO()
     credentials = router.credentials(fn)
@@ -214,6 +217,7 @@ def _invoke(router: LambdaRouter, fn: Any, body: Any) -> tuple[bytes, bool]:
         except Exception as exc:  # Lambda turns any exception into an error reply
             call.error_type, call.error_message = type(exc).__name__, str(exc)
             payload = json.dumps({"errorType": call.error_type, "errorMessage": str(exc)})
+    call.seconds = time.monotonic() - started
     call.output = output.getvalue()
     router.invocations.append(call)
     if call.lines:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ pytestmark = pytest.mark.integration
 def source(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Input]:
     """The demo source captured in ``ROUNDS`` rounds (shared by every test here)."""
     name = pg_server.create_database("crashsrc")
-    yield capture_rounds(pg_server.dsn(name), "crash_rounds", tmp_path_factory.mktemp("input"))
+    slot = f"crash_rounds_{uuid.uuid4().hex[:8]}"  # per cluster: unique on a shared one
+    yield capture_rounds(pg_server.dsn(name), slot, tmp_path_factory.mktemp("input"))
     pg_server.drop_database(name)
 
 

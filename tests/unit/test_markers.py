@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.unit
 
@@ -94,6 +98,76 @@ def test_a_unit_test_reaching_a_service_at_run_time_fails(sample: pytest.Pyteste
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines_random(
         [
+            "*unit test *test_asks_at_run_time uses the service fixture s3_*: mark it integration",
+            "*unit test *test_starts_a_cluster starts a PostgreSQL cluster: mark it integration",
+        ]
+    )
+
+
+@pytest.fixture
+def workers(sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Options running the sample on two xdist workers (as `make test` does), which import
+    tests.conftest from this repository."""
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return ["-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "-v"]
+
+
+def test_the_rules_hold_on_xdist_workers(sample: pytest.Pytester, workers: list[str]) -> None:
+    sample.makepyfile(
+        test_wrong_kind="""
+        import pytest
+
+        @pytest.mark.unit
+        def test_claims_unit(pg_dsn):
+            pass
+        """,
+        test_at_run_time="""
+        import pytest
+        from pipeline.localpg import LocalCluster
+
+        pytestmark = pytest.mark.unit
+
+        def test_asks_at_run_time(request):
+            request.getfixturevalue("s3_bucket")
+
+        def test_starts_a_cluster(tmp_path):
+            LocalCluster(tmp_path / "pg").ensure_running()
+
+        def test_pure():
+            assert 1 + 1 == 2
+        """,
+        test_shared="""
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def costly():
+            return object()
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_on_costly(costly, n):
+            pass
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_alone(n):
+            pass
+        """,
+    )
+    result = sample.runpytest_subprocess(*workers)
+    # the wrong kind errors at set-up, before pg_dsn's server would start
+    result.assert_outcomes(errors=1, failed=2, passed=13)
+    # the tests on the module-scoped fixture ran on one worker, so it was built once; which
+    # worker takes which test depends on timing, so also check xdist's mark of the group (the
+    # suffix of the node id), whatever the timing
+    on_costly = [
+        line for line in result.outlines if "PASSED test_shared.py::test_on_costly" in line
+    ]
+    assert len(on_costly) == 6, result.outlines
+    assert len({line.split("]", 1)[0] for line in on_costly}) == 1, on_costly
+    assert all(line.rstrip().endswith("@test_shared.py") for line in on_costly), on_costly
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_claims_unit: marked unit but uses pg_dsn, pg_server*",
             "*unit test *test_asks_at_run_time uses the service fixture s3_*: mark it integration",
             "*unit test *test_starts_a_cluster starts a PostgreSQL cluster: mark it integration",
         ]
