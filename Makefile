@@ -12,20 +12,28 @@ PYTEST_WORKERS ?= 4
 XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools demo-deps browser-deps system-deps demo demo-down test test-unit lint format clean package
+.PHONY: help venv dev tools demo-deps browser-deps system-deps demo demo-down test test-unit lint format clean package
 TOOLS ?= .venv-tools
 CHECKOV_VERSION ?= 3.3.30
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
+# what the demo uses: pgcdc and its dashboard
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dashboard]'
+	touch $@
+
+# and the tools of the tests and the linters
+$(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dashboard]'
 	touch $@
 
-venv: $(BIN)/.installed ## create .venv with pgcdc and its test tools
+venv: $(BIN)/.installed ## create .venv with pgcdc and its dashboard (what the demo uses)
+
+dev: $(BIN)/.installed-test ## .venv plus the test and lint tools (pytest, moto, ruff, mypy)
 
 # checkov pins old boto3/packaging releases, so it lives in a virtualenv of its own
 $(TOOLS)/bin/checkov:
@@ -66,18 +74,18 @@ demo: demo-deps venv ## local Postgres + demo database + workload (+ the pipelin
 demo-down: venv ## stop the demo's local Postgres
 	$(BIN)/pgcdc demo down
 
-test: system-deps venv tools ## the whole test suite (real Postgres + wal2json, S3 emulator, terraform)
+test: system-deps dev tools ## the whole test suite (real Postgres + wal2json, S3 emulator, terraform)
 	PGCDC_CHECKOV=$(abspath $(TOOLS))/bin/checkov $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
-test-unit: venv ## unit tests only (no services)
+test-unit: dev ## unit tests only (no services)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-lint: venv ## ruff, ruff format --check, mypy
+lint: dev ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: venv ## apply ruff's fixes and formatting
+format: dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
