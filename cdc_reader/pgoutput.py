@@ -190,7 +190,7 @@ def decode(data: bytes | memoryview, lsn: Lsn | None = None) -> Event:
         raise DecodeError(
             f"pgoutput {_STREAMED[tag]} message at byte offset 0: streamed transactions "
             "(protocol version 2) are not supported; use proto_version '1'",
-            lsn=str(lsn) if lsn is not None else None,
+            lsn=lsn,
         )
     if tag not in _NAMES:
         cursor = _Cursor(data, f"unknown {tag!r}", lsn)

@@ -14,6 +14,8 @@ Messages name what was wrong and where (table, column, LSN, file) and never hold
 
 from __future__ import annotations
 
+from schemas.lsn import Lsn
+
 
 class PgcdcError(Exception):
     """Root of every error pgcdc raises on purpose."""
@@ -42,15 +44,18 @@ class DecodeError(TerminalError):
         self,
         message: str,
         *,
-        lsn: str | None = None,
+        lsn: Lsn | str | None = None,
         table: str | None = None,
         column: str | None = None,
     ) -> None:
+        # the decoders carry a change's position as the text they read (parsing it for every
+        # row would cost more than the row): it becomes an Lsn here, on the error path only
+        self.lsn = _position(lsn)
+        shown = self.lsn if self.lsn is not None else lsn
         where = ", ".join(
-            f"{k}={v}" for k, v in (("lsn", lsn), ("table", table), ("column", column)) if v
+            f"{k}={v}" for k, v in (("lsn", shown), ("table", table), ("column", column)) if v
         )
         super().__init__(f"{message} ({where})" if where else message)
-        self.lsn = lsn
         self.table = table
         self.column = column
 
@@ -82,3 +87,13 @@ class StorageDeniedError(TerminalError):
     object or path. On S3: access denied, unknown or expired credentials. On a local path:
     no permission, a read-only file system, or a path that cannot exist (a parent that is a
     file or cannot be created, such as ``/proc/x``)."""
+
+
+def _position(lsn: Lsn | str | None) -> Lsn | None:
+    """``lsn`` as an Lsn; None when absent or not a position (the text still shows)."""
+    if lsn is None or isinstance(lsn, Lsn):
+        return lsn
+    try:
+        return Lsn.parse(lsn)
+    except ValueError:
+        return None

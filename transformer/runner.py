@@ -57,7 +57,7 @@ class TransformResult:
     bound it read up to, when the capture had moved on without a captured change)."""
 
     run: int | None = None
-    checked: int | None = None
+    checked: Lsn | None = None
     changes: int = 0
     tables: int = 0
     rows: dict[str, int] = field(default_factory=dict)
@@ -67,7 +67,7 @@ class TransformResult:
     def describe(self) -> str:
         """One line for a terminal."""
         if self.run is None:
-            upto = f" up to {Lsn(self.checked)}" if self.checked is not None else ""
+            upto = f" up to {self.checked}" if self.checked is not None else ""
             return f"transform: nothing new{upto}, no batch"
         return (
             f"transform: batch {self.run}: {counted(self.changes, 'change')} of "
@@ -129,7 +129,7 @@ def transform(
         check = TransformCheck(run=last.run if last else 0, bound=bound, checked_at=now)
         save_check(processed, check)
         log.info("transform: nothing new up to %s, no batch", bound)
-        return TransformResult(checked=int(bound), seconds=time.monotonic() - began)
+        return TransformResult(checked=bound, seconds=time.monotonic() - began)
     con = duckdb.connect()
     try:
         ctx = _Run(

@@ -370,7 +370,7 @@ def _with_value(row: Row, name: str, raw_json: str) -> Row:
 def test_malformed_messages_name_the_lsn(data: str, match: str) -> None:
     with pytest.raises(DecodeError, match=match) as info:
         _fed(("0/ABC", "1", data))
-    assert info.value.lsn == "0/ABC"
+    assert info.value.lsn == Lsn.parse("0/ABC")
     assert "lsn=0/ABC" in str(info.value)
 
 
@@ -399,7 +399,7 @@ def test_value_that_does_not_fit_names_lsn_table_and_column(
     with pytest.raises(DecodeError, match=match) as info:
         decoder.take()
     assert (info.value.lsn, info.value.table, info.value.column) == (
-        FIRST_ORDER[0],
+        Lsn.parse(FIRST_ORDER[0]),
         "public.sales_order",
         name,
     )
@@ -528,7 +528,7 @@ def test_decode_row_names_the_column_of_a_bad_value() -> None:
     with pytest.raises(DecodeError, match="int32") as info:
         decode_row(*bad, txn=begin, seq=0, spec=specs()[ORDERS])
     assert (info.value.lsn, info.value.table, info.value.column) == (
-        FIRST_ORDER[0],
+        Lsn.parse(FIRST_ORDER[0]),
         "public.sales_order",
         "customer_id",
     )
