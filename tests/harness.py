@@ -62,7 +62,11 @@ class PgServer:
             for (slot,) in conn.execute(
                 "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (name,)
             ).fetchall():
-                with contextlib.suppress(psycopg.errors.ObjectInUse):
+                # in use: dropped with the database below; gone: a temporary slot whose
+                # session ended between the listing and here
+                with contextlib.suppress(
+                    psycopg.errors.ObjectInUse, psycopg.errors.UndefinedObject
+                ):
                     conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

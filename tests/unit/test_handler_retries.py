@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from cdc_reader import capture
 from cdc_reader.capture import CaptureOptions
-from pipeline import handlers, service
+from pipeline import handlers
 from schemas.errors import SourceUnreachableError
 
 pytestmark = pytest.mark.unit
@@ -60,13 +61,13 @@ def test_a_transient_capture_failure_is_raised_after_one_drain(
     monkeypatch.setenv("PGCDC_RAW_URI", str(tmp_path / "raw"))
     monkeypatch.setenv("PGCDC_SLOT", "pgcdc")
     drains: list[CaptureOptions] = []
-    real_drain = service.drain
+    real_drain = capture.drain
 
     def counted(dsn: str, raw: Any, options: CaptureOptions, **kw: Any) -> Any:
         drains.append(options)
         return real_drain(dsn, raw, options, **kw)
 
-    monkeypatch.setattr(service, "drain", counted)
+    monkeypatch.setattr(capture, "drain", counted)  # service imports it when capture runs
     context = Context(remaining_ms=600_000)
     with pytest.raises(SourceUnreachableError):
         handlers.capture_handler({"execution_id": "e-1"}, context)
@@ -99,7 +100,7 @@ def test_the_budget_is_measured_when_the_drain_starts(
 
     real_load = handlers.config.load_settings
     monkeypatch.setattr(handlers.config, "load_settings", settings_take_time)
-    monkeypatch.setattr(service, "drain", drain)
+    monkeypatch.setattr(capture, "drain", drain)
     with pytest.raises(SourceUnreachableError):
         handlers.capture_handler({}, context)
     assert budgets == [handlers.time_budget(480_000)]
