@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from pipeline.dashboard import server
+from readside.dashboard import server
 from schemas.errors import ConfigurationError
 
 pytestmark = pytest.mark.unit

@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from devtools.localpg import LocalCluster
 from pipeline import config
-from pipeline.localpg import LocalCluster
 from pipeline.logs import say
 from schemas.settings import Settings
 
@@ -59,8 +59,8 @@ def _slot_exists(dsn: str, slot: str) -> bool:
 def run_demo(settings: Settings, *, scale: float, duration: float, rate: float) -> int:
     """``make demo``: start, seed (once), preflight, capture, workload, capture, report, then
     say what to run next and how to stop the server it leaves running."""
+    from devtools.demo import run_workload
     from pipeline import service
-    from pipeline.demo import run_workload
 
     started = time.monotonic()
     cluster = up(settings)
@@ -99,7 +99,7 @@ def _detail(message: str) -> None:
 
 def _seed(dsn: str, scale: float) -> None:
     """Step 2: create and seed the demo tables unless they exist."""
-    from pipeline.demo import init_demo
+    from devtools.demo import init_demo
 
     if demo_tables_exist(dsn):
         say(f"2/8 demo database {DEMO_DATABASE!r} already seeded: keeping it")

@@ -1,6 +1,6 @@
 """The pipeline-health panel's figures that do not come from the warehouse: the slot.
 
-Slot lag and the last capture come from :func:`pipeline.status.slot_status`. Any of them may
+Slot lag and the last capture come from :func:`readside.status.slot_status`. Any of them may
 be unavailable (no source configured, source down, slot missing): the panel then says why in
 one line and shows the rest; secrets never reach that line.
 """
@@ -50,7 +50,8 @@ def slot_figures(settings: Settings, *, ttl: float = SLOT_TTL_SECONDS) -> SlotFi
 
 
 def _read_slot_figures(settings: Settings) -> SlotFigures:
-    from pipeline import config, service, status
+    from pipeline import config, service
+    from readside import status
 
     try:
         found = status.slot_status(

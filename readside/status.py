@@ -8,7 +8,7 @@ visible in the warehouse. That commit time is what the loaded batches recorded i
 read); a warehouse whose batches predate the column falls back to the raw store's newest
 commit at or before the loaded capture bound (:func:`newest_commit_upto`). Both return
 frozen dataclasses (what the Lambda handlers turn into EMF metrics). :func:`report` logs
-each threshold crossed as one ERROR line; :mod:`pipeline.status_report` prints the figures.
+each threshold crossed as one ERROR line; :mod:`readside.status_report` prints the figures.
 """
 
 from __future__ import annotations

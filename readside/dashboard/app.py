@@ -18,8 +18,8 @@ import altair as alt
 import streamlit as st
 
 from pipeline import config
-from pipeline.dashboard import health, worldmap
-from pipeline.dashboard.figures import Figures, Panel, read_figures
+from readside.dashboard import health, worldmap
+from readside.dashboard.figures import Figures, Panel, read_figures
 from schemas.errors import PgcdcError
 from schemas.lsn import Lsn
 from schemas.settings import Settings, redact_uri

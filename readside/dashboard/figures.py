@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pipeline.dashboard.reader import PanelError, read_only
+from readside.dashboard.reader import PanelError, read_only
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Figures:
 @cache
 def panel_queries() -> dict[str, str]:
     """The panel name (file stem) → SQL text of every file in ``sql/``."""
-    folder = resources.files("pipeline.dashboard") / "sql"
+    folder = resources.files("readside.dashboard") / "sql"
     return {
         f.name.removesuffix(".sql"): f.read_text(encoding="utf-8")
         for f in sorted(folder.iterdir(), key=lambda f: f.name)
