@@ -103,9 +103,10 @@ TRIM_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # The project's code: what setuptools packages (pyproject's packages.find and package-data).
 CODE_SUFFIXES = (".py", ".sql", ".json")
-# Packaged for a workstation, never imported by a handler: the demo and local-cluster tooling,
-# and the dashboard (its Streamlit and Altair are the ``dashboard`` extra, not in the layer).
-NOT_SHIPPED = ("devtools", "readside/dashboard")
+# Packaged for a workstation, never imported by a handler: the demo and local-cluster tooling
+# and what runs the demo, and the dashboard (its Streamlit and Altair are the ``dashboard``
+# extra, not in the layer). Only pipeline.cli names them, inside the commands that use them.
+NOT_SHIPPED = ("devtools", "readside/dashboard", "pipeline/demo_run.py")
 
 
 class PackagingError(Exception):

@@ -454,14 +454,31 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the dashboard until interrupted."""
     from readside.dashboard import server
 
-    return server.serve(settings, port=args.port, refresh=args.refresh, address=args.address)
+    return server.serve(
+        settings,
+        warehouse_uri=config.warehouse_uri(settings),
+        source_dsn=_dashboard_source(settings),
+        port=args.port,
+        refresh=args.refresh,
+        address=args.address,
+    )
+
+
+def _dashboard_source(settings: Settings) -> str | None:
+    """The source DSN for the page's slot figures; None (a WARNING says why) when there is
+    none: the page still shows the warehouse."""
+    try:
+        return config.source_dsn(settings)
+    except PgcdcError as exc:  # messages name the secret or the setting, never a password
+        log.warning("the dashboard shows no slot figures: %s", exc)
+        return None
 
 
 def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:
     """Start (creating if needed) the embedded cluster and its ``totesys`` database."""
     from devtools import demo_cluster
 
-    cluster = demo_cluster.up(settings)
+    cluster = demo_cluster.up(config.embedded_cluster_dir(settings))
     logs.say(
         f"PostgreSQL running in {cluster.directory} on 127.0.0.1:{cluster.port}",
         port=cluster.port,
@@ -473,7 +490,7 @@ def cmd_demo_down(args: argparse.Namespace, settings: Settings) -> int:
     """Stop the embedded cluster."""
     from devtools import demo_cluster
 
-    demo_cluster.down(settings)
+    demo_cluster.down(config.embedded_cluster_dir(settings))
     logs.say("PostgreSQL stopped")
     return EXIT_OK
 
@@ -510,9 +527,9 @@ def cmd_demo_workload(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo_run(args: argparse.Namespace, settings: Settings) -> int:
     """The whole local demo, step by step, saying what it does."""
-    from devtools import demo_cluster
+    from pipeline import demo_run
 
-    return demo_cluster.run_demo(settings, scale=args.scale, duration=args.duration, rate=args.rate)
+    return demo_run.run_demo(settings, scale=args.scale, duration=args.duration, rate=args.rate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

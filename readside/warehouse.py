@@ -27,7 +27,7 @@ import duckdb
 import psycopg
 
 from cdc_reader.source import connection_reason, secrets_of
-from schemas.errors import ConfigurationError, PgcdcError, TransientError
+from schemas.errors import PgcdcError, TransientError
 from schemas.settings import redact_uri
 from warehouse_loader.duckdb_warehouse import connect_file, is_lock_error
 from warehouse_loader.loader import duckdb_path, is_postgres_uri
@@ -36,8 +36,9 @@ LOCK_WAIT_SECONDS = 2.0
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
 
-class WarehouseMissingError(ConfigurationError):
-    """The DuckDB warehouse file does not exist yet (nothing was loaded)."""
+class WarehouseMissingError(PgcdcError):
+    """The DuckDB warehouse file does not exist yet (nothing was loaded): the page and
+    ``pgcdc status`` say so; no job raises it, so it is neither terminal nor transient."""
 
 
 class WarehouseQueryError(PgcdcError):
