@@ -89,17 +89,18 @@ def command_prefix() -> str:
 
 
 def warehouse_figures(warehouse: str) -> list[str]:
-    """A few figures from a DuckDB warehouse (current fact versions only)."""
-    if "://" in warehouse:
-        return []
-    import duckdb
+    """A few figures from a DuckDB warehouse (current fact versions only), read as the read
+    side reads it; none for PostgreSQL."""
+    from readside.warehouse import duckdb_file, read_only
 
-    with duckdb.connect(warehouse, read_only=True) as con:
-        orders = con.execute("SELECT count(*) FROM fact_sales_order_current").fetchone()
-        revenue = con.execute(
+    if duckdb_file(warehouse) is None:
+        return []
+    with read_only(warehouse) as reader:
+        orders = reader.query("SELECT count(*) FROM fact_sales_order_current")[1]
+        revenue = reader.query(
             "SELECT c.currency_code, sum(f.units_sold * f.unit_price) FROM "
             "fact_sales_order_current f JOIN dim_currency c USING (currency_id) "
             "GROUP BY 1 ORDER BY 1"
-        ).fetchall()
+        )[1]
     money = ", ".join(f"{code} {amount:,.2f}" for code, amount in revenue)
-    return [f"warehouse: {orders[0] if orders else 0:,} current sales orders; revenue {money}"]
+    return [f"warehouse: {orders[0][0] if orders else 0:,} current sales orders; revenue {money}"]
