@@ -32,8 +32,8 @@ import psycopg
 
 from bench.server import bench_database, database
 from bench.verdict import Goal, enforce
+from devtools.demo import init_demo, run_workload
 from pipeline import service
-from pipeline.demo import init_demo, run_workload
 from schemas.settings import Settings
 
 SLOT = "bench_fresh"

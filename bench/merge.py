@@ -37,7 +37,7 @@ from bench.server import bench_database
 from bench.verdict import Goal, enforce
 from cdc_reader.capture import CaptureOptions, drain
 from cdc_reader.state import Position, StoreStateStore
-from pipeline.demo import init_demo
+from devtools.demo import init_demo
 from schemas import layout
 from schemas.lsn import Lsn
 from schemas.tables import TableName

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from pipeline.localpg import LocalCluster
+from devtools.localpg import LocalCluster
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ import psycopg
 
 from bench.server import bench_database
 from bench.verdict import Goal, enforce
-from pipeline.localpg import bindir
+from devtools.localpg import bindir
 
 RATIO = Goal("ratio pgcdc snapshot / COPY binary", floor=0.5, aim=0.75)
 COLUMNS = """

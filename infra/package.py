@@ -3,8 +3,9 @@
 ``python infra/package.py`` (or ``make package``) writes, under ``dist/lambda/``:
 
 - ``pgcdc.zip``: the packages ``schemas``, ``cdc_reader``, ``transformer``,
-  ``warehouse_loader``, ``pipeline`` and ``storage`` at the zip's root, with their ``.sql`` and
-  ``.json`` data files (what ``pyproject.toml`` packages), no tests, no ``__pycache__``;
+  ``warehouse_loader``, ``pipeline``, ``storage`` and ``readside`` at the zip's root, with their
+  ``.sql`` and ``.json`` data files (what ``pyproject.toml`` packages), no tests, no
+  ``__pycache__``, and not what only a workstation runs (``NOT_SHIPPED``);
 - ``dependencies.zip``: the runtime dependencies of ``[project].dependencies`` as a layer
   (``python/...``), taken only from binary wheels for the Lambda runtime (CPython 3.12,
   manylinux, x86_64 by default), whatever the machine that builds;
@@ -102,6 +103,10 @@ TRIM_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # The project's code: what setuptools packages (pyproject's packages.find and package-data).
 CODE_SUFFIXES = (".py", ".sql", ".json")
+# Packaged for a workstation, never imported by a handler: the demo and local-cluster tooling
+# and what runs the demo, and the dashboard (its Streamlit and Altair are the ``dashboard``
+# extra, not in the layer). Only pipeline.cli names them, inside the commands that use them.
+NOT_SHIPPED = ("devtools", "readside/dashboard", "pipeline/demo_run.py")
 
 
 class PackagingError(Exception):
@@ -437,8 +442,14 @@ def code_entries(packages: list[str]) -> Iterator[Entry]:
                 and path.suffix in CODE_SUFFIXES
                 and "__pycache__" not in relative.parts
                 and "tests" not in relative.parts
+                and not shipped_elsewhere(relative.as_posix())
             ):
                 yield Entry(relative.as_posix(), path.stat().st_size, (path, None))
+
+
+def shipped_elsewhere(relative: str) -> bool:
+    """Whether a repository path is in ``NOT_SHIPPED`` (a package or a subpackage)."""
+    return any(relative == part or relative.startswith(part + "/") for part in NOT_SHIPPED)
 
 
 def unique_sorted(entries: Iterable[Entry]) -> list[Entry]:

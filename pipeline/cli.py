@@ -310,7 +310,8 @@ def _snapshot_progress() -> Iterator[Callable[[str, int, int], None] | None]:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print the slot, table, transform, load and freshness figures; exit 1 when a threshold
     is crossed."""
-    from pipeline import service, status
+    from pipeline import service
+    from readside import status
 
     found = status.pipeline_status(
         config.source_dsn(settings),
@@ -323,7 +324,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(found.as_dict(), indent=2))
     else:
-        from pipeline.status_report import print_report
+        from readside.status_report import print_report
 
         print_report(found, settings)
     return EXIT_FAILED if found.problems else EXIT_OK
@@ -331,7 +332,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     """Run SQL (argument or -f file) in a session with the lake's views, or a prompt."""
-    from pipeline import query, service
+    from pipeline import service
+    from readside import query
 
     sql = args.sql
     if args.file:
@@ -450,16 +452,33 @@ def _add_dashboard_command(sub: Any) -> None:
 
 def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the dashboard until interrupted."""
-    from pipeline.dashboard import server
+    from readside.dashboard import server
 
-    return server.serve(settings, port=args.port, refresh=args.refresh, address=args.address)
+    return server.serve(
+        settings,
+        warehouse_uri=config.warehouse_uri(settings),
+        source_dsn=_dashboard_source(settings),
+        port=args.port,
+        refresh=args.refresh,
+        address=args.address,
+    )
+
+
+def _dashboard_source(settings: Settings) -> str | None:
+    """The source DSN for the page's slot figures; None (a WARNING says why) when there is
+    none: the page still shows the warehouse."""
+    try:
+        return config.source_dsn(settings)
+    except PgcdcError as exc:  # messages name the secret or the setting, never a password
+        log.warning("the dashboard shows no slot figures: %s", exc)
+        return None
 
 
 def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:
     """Start (creating if needed) the embedded cluster and its ``totesys`` database."""
-    from pipeline import demo_cluster
+    from devtools import demo_cluster
 
-    cluster = demo_cluster.up(settings)
+    cluster = demo_cluster.up(config.embedded_cluster_dir(settings))
     logs.say(
         f"PostgreSQL running in {cluster.directory} on 127.0.0.1:{cluster.port}",
         port=cluster.port,
@@ -469,16 +488,16 @@ def cmd_demo_up(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo_down(args: argparse.Namespace, settings: Settings) -> int:
     """Stop the embedded cluster."""
-    from pipeline import demo_cluster
+    from devtools import demo_cluster
 
-    demo_cluster.down(settings)
+    demo_cluster.down(config.embedded_cluster_dir(settings))
     logs.say("PostgreSQL stopped")
     return EXIT_OK
 
 
 def cmd_demo_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create and seed the demo schema."""
-    from pipeline.demo import init_demo
+    from devtools.demo import init_demo
 
     summary = init_demo(
         config.source_dsn(settings),
@@ -493,7 +512,7 @@ def cmd_demo_init(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo_workload(args: argparse.Namespace, settings: Settings) -> int:
     """Run the live workload against the source."""
-    from pipeline.demo import run_workload
+    from devtools.demo import run_workload
 
     summary = run_workload(
         config.source_dsn(settings),
@@ -508,9 +527,9 @@ def cmd_demo_workload(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo_run(args: argparse.Namespace, settings: Settings) -> int:
     """The whole local demo, step by step, saying what it does."""
-    from pipeline import demo_cluster
+    from pipeline import demo_run
 
-    return demo_cluster.run_demo(settings, scale=args.scale, duration=args.duration, rate=args.rate)
+    return demo_run.run_demo(settings, scale=args.scale, duration=args.duration, rate=args.rate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

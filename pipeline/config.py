@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
-
-from pydantic import ValidationError
 
 from schemas.errors import ConfigurationError
 from schemas.settings import Settings
+
+# re-exported (``X as X``: mypy's explicit form): the read side loads settings from schemas
+from schemas.settings import load_settings as load_settings  # noqa: PLC0414
 from schemas.tables import TableFilter
 
 EMBEDDED_CLUSTER_DIR = "pg"
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Resolve settings: flags (``overrides``, None values ignored) > environment > toml.
-
-    Validation errors are reported without the offending values, which may be secrets.
-    """
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
 def table_filter(settings: Settings) -> TableFilter:

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from cdc_reader.capture import CaptureResult
-from pipeline import config, emf, logs, service, status
+from pipeline import config, emf, logs, service
+from readside import status
 from schemas.settings import Settings, redact_uri
 from transformer.runner import TransformResult
 from warehouse_loader.loader import LoadResult

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -17,6 +17,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from schemas.errors import ConfigurationError
 
 _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
 
@@ -185,3 +187,19 @@ class Settings(BaseSettings):
                 value = list(value)
             out[name] = value
         return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Resolve settings: flags (``overrides``, None values ignored) > environment > toml.
+
+    Validation errors are reported without the offending values, which may be secrets.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None

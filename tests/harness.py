@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pipeline.localpg import LocalCluster, bindir, wal2json_installed
+from devtools.localpg import LocalCluster, bindir, wal2json_installed
 from schemas.errors import ConfigurationError
 
 WAL2JSON_HINT = (

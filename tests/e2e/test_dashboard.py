@@ -35,8 +35,8 @@ import duckdb
 import psycopg
 import pytest
 
+from devtools.demo import init_demo
 from pipeline import config, service
-from pipeline.demo import init_demo
 from schemas.lsn import Lsn
 from schemas.settings import Settings
 from storage import open_store
@@ -406,7 +406,7 @@ def test_empty_warehouse_says_what_fills_it(
 def test_reader_waits_out_then_reports_a_writer_lock(tmp_path: Path) -> None:
     """A DuckDB file held read-write by another process (a load): the read retries, then fails
     with a transient error naming the file; once released, the same read works."""
-    from pipeline.dashboard.figures import read_figures
+    from readside.dashboard.figures import read_figures
     from schemas.errors import TransientError
 
     path = tmp_path / "warehouse.duckdb"

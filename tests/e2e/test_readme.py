@@ -47,8 +47,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from devtools.demo import init_demo, run_workload
 from pipeline import config, service
-from pipeline.demo import init_demo, run_workload
 from schemas import layout
 from storage import open_store
 from tests.e2e.artefacts import png_size, recording_problems

@@ -42,7 +42,7 @@ import boto3
 import pytest
 import requests
 
-from pipeline.localpg import free_port
+from devtools.localpg import free_port
 
 _LOCK = threading.Lock()
 

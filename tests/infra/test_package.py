@@ -170,7 +170,22 @@ def test_code_zip_holds_the_packages_and_their_sql(build: Build) -> None:
         "warehouse_loader",
         "pipeline",
         "storage",
+        "readside",
     }
+
+
+def test_code_zip_holds_no_workstation_tooling(build: Build) -> None:
+    """The demo, the local cluster and the dashboard stay out of what Lambda runs."""
+    with zipfile.ZipFile(build.code) as archive:
+        names = archive.namelist()
+    assert "readside/status.py" in names  # the read side the handlers use is there
+    shipped = [
+        n
+        for n in names
+        if n.startswith(("devtools/", "readside/dashboard/"))
+        or any(word in n for word in ("demo", "localpg", "streamlit"))
+    ]
+    assert shipped == []
 
 
 def test_code_compiles(unpacked: tuple[Path, Path], tmp_path: Path) -> None:
@@ -207,8 +222,9 @@ import pyarrow as pa, pyarrow.compute, pyarrow.csv, pyarrow.fs, pyarrow.parquet 
 import duckdb, psycopg, pydantic, pydantic_settings, orjson, tenacity, rich.progress
 import {handlers} as handlers
 import cdc_reader.capture, cdc_reader.snapshot, transformer.runner, warehouse_loader.loader
-import pipeline.cli
+import pipeline.cli, readside.status, readside.query
 from transformer.targets import iso_4217
+from importlib.util import find_spec
 
 path = tempfile.mkdtemp() + "/t.parquet"
 pq.write_table(pa.table({{"x": [1, 2, 3]}}), path, compression="zstd")
@@ -218,6 +234,7 @@ print(json.dumps({{
     "psycopg_impl": psycopg.pq.__impl__,
     "currencies": iso_4217().num_rows,
     "s3": hasattr(pyarrow.fs, "S3FileSystem"),
+    "absent": [m for m in ("devtools", "readside.dashboard") if find_spec(m) is None],
     "files": {{m: sys.modules[m].__file__ for m in ("pyarrow", "duckdb", "psycopg", "{handlers}")}},
 }}))
 """
@@ -247,5 +264,6 @@ def test_handlers_import_under_python312(unpacked: tuple[Path, Path]) -> None:
     assert report["psycopg_impl"] == "binary"
     assert report["currencies"] > 100  # pycountry's ISO 4217 data survived the trimming
     assert report["s3"]
+    assert report["absent"] == ["devtools", "readside.dashboard"]  # imported without them
     for module, file in report["files"].items():
         assert Path(file).is_relative_to(task) or Path(file).is_relative_to(layer), module

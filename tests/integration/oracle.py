@@ -187,10 +187,10 @@ def install_audit(conn: psycopg.Connection[Any], tables: Sequence[str] = DEMO_TA
 
 def seed_demo_with_audit(dsn: str, *, scale: float, seed: int = 42) -> None:
     """The demo schema, the audit trigger on it, then the demo's generated history."""
-    from pipeline.demo.catalog import TABLES
-    from pipeline.demo.generator import generate
-    from pipeline.demo.install import create_schema
-    from pipeline.demo.loader import copy_rows, restart_sequence
+    from devtools.demo.catalog import TABLES
+    from devtools.demo.generator import generate
+    from devtools.demo.install import create_schema
+    from devtools.demo.loader import copy_rows, restart_sequence
 
     with psycopg.connect(dsn) as conn, conn.transaction():
         create_schema(conn, reset=False)

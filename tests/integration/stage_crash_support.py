@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from pipeline.demo import run_workload
+from devtools.demo import run_workload
 from schemas.processed import BATCH_PREFIX, Batch
 from storage import Store, open_store
 from storage.lake.processed import committed_batches

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from cdc_reader.capture import CaptureOptions, drain
-from pipeline.demo import init_demo, run_workload
+from devtools.demo import init_demo, run_workload
 from schemas.tables import TableName
 from storage import Store
 from tests.integration.capture_support import (

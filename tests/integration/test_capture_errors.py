@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pipeline.localpg import LocalCluster, bindir
+from devtools.localpg import LocalCluster, bindir
 from schemas.tables import TableName
 from storage import Store
 from tests.harness import extra_cluster

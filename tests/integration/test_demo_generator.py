@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pipeline.demo import DemoSummary, init_demo
+from devtools.demo import DemoSummary, init_demo
 from schemas.errors import ConfigurationError
 from tests.harness import PgServer
 

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pipeline.demo import init_demo
+from devtools.demo import init_demo
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pipeline.demo import WorkloadSummary, init_demo, run_workload
+from devtools.demo import WorkloadSummary, init_demo, run_workload
 from schemas.errors import ConfigurationError
 from tests.harness import PgServer
 

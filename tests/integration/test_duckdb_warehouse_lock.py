@@ -63,7 +63,7 @@ def test_status_reads_the_load_position_once_a_load_lets_go(tmp_path: Path) -> N
     """`pgcdc status` during a load waits for the file instead of reporting nothing loaded."""
     import duckdb
 
-    from pipeline import status
+    from readside import status
 
     path = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(path))

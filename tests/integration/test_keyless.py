@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from pipeline.localpg import bindir
-from pipeline.query import open_session
+from devtools.localpg import bindir
+from readside.query import open_session
 from storage import open_store
 from tests.integration.warehouse_support import Pipeline
 

@@ -16,8 +16,8 @@ import pytest
 
 from cdc_reader.capture import CaptureOptions, drain
 from cdc_reader.dropped import spec_from_raw
-from pipeline import query
-from pipeline.status import pipeline_status
+from readside import query
+from readside.status import pipeline_status
 from schemas import layout
 from schemas.settings import Settings
 from schemas.tables import TableName

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pipeline import status
+from readside import status
 from schemas.processed import batch_key
 from schemas.settings import Settings
 from schemas.tables import TableName

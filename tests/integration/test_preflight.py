@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader import preflight
 from cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
-from pipeline.localpg import LocalCluster, server_settings_known
+from devtools.localpg import LocalCluster, server_settings_known
 from schemas.tables import TableFilter
 from tests.harness import PgServer, extra_cluster
 

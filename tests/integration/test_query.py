@@ -20,7 +20,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.query import Session, open_session
+from readside.query import Session, open_session
 from schemas.tables import TableName
 from storage import Store, open_store
 from tests.integration.capture_support import make_store, pgcdc, settings_env

@@ -11,7 +11,7 @@ import boto3
 import psycopg
 import pytest
 
-from pipeline.demo import init_demo, run_workload
+from devtools.demo import init_demo, run_workload
 from storage import open_store
 from tests.conftest import S3Location
 from tests.faultproxy import FAULT_KINDS, FaultPlan, FaultProxy, fault_proxy

@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cdc_reader.capture import CaptureOptions, drain
 from cdc_reader.snapshot import SnapshotOptions, snapshot
-from pipeline.demo import init_demo, run_workload
+from devtools.demo import init_demo, run_workload
 from schemas import layout
 from schemas.errors import SourceError
 from schemas.faults import CRASH_EXIT_CODE, Point

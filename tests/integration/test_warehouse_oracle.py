@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cdc_reader.snapshot import SnapshotOptions, snapshot
-from pipeline.demo import run_workload
+from devtools.demo import run_workload
 from schemas.tables import TableName
 from storage import open_store
 from tests.integration.oracle import LEAVE_OUT, assert_warehouse_equals_oracle, seed_demo_with_audit

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from cdc_reader.capture import CaptureOptions, drain
-from pipeline.demo import init_demo, run_workload
+from devtools.demo import init_demo, run_workload
 from schemas.tables import TableFilter
 from storage import Store, open_store
 from tests.integration.oracle import LEAVE_OUT, seed_demo_with_audit

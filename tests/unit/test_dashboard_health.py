@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import status
-from pipeline.dashboard import health
+from readside import status
+from readside.dashboard import health
 from schemas.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
-from pipeline.dashboard import server
+from readside.dashboard import health, server
 from schemas.errors import ConfigurationError
+from schemas.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +36,28 @@ def test_page_is_local_and_quiet() -> None:
     assert "--server.address=127.0.0.1" in command
     assert "--browser.gatherUsageStats=false" in command
     assert "--server.port=8765" in command
+
+
+def test_page_gets_the_resolved_secrets_through_its_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The launcher resolves the warehouse URI and the source DSN; the page only reads them."""
+    monkeypatch.setenv("PGCDC_SOURCE_SECRET_ID", "pgcdc/source")
+    monkeypatch.setenv("PGCDC_WAREHOUSE_SECRET_ID", "pgcdc/warehouse")
+    monkeypatch.setenv("PGCDC_SOURCE_DSN", "host=stale")
+    settings = Settings(raw_uri=str(tmp_path / "raw"), slot="s_env")
+    env = server.page_environment(
+        settings, 5, warehouse_uri="postgresql://w@h/wh", source_dsn="host=h dbname=src"
+    )
+    assert env["PGCDC_WAREHOUSE_URI"] == "postgresql://w@h/wh"
+    assert env["PGCDC_SOURCE_DSN"] == "host=h dbname=src"
+    assert "PGCDC_SOURCE_SECRET_ID" not in env and "PGCDC_WAREHOUSE_SECRET_ID" not in env
+    none = server.page_environment(settings, 5, warehouse_uri="w.duckdb", source_dsn=None)
+    assert "PGCDC_SOURCE_DSN" not in none  # the page then says it has no source
+
+
+def test_page_without_a_source_says_so(tmp_path: Path) -> None:
+    settings = Settings(raw_uri=str(tmp_path / "raw"), slot="s_nosource")
+    assert settings.source_dsn is None
+    found = health.slot_figures(settings, ttl=0)
+    assert found.unavailable == health.NO_SOURCE and found.figures == {}

@@ -8,9 +8,9 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from pipeline.demo.catalog import TABLES
-from pipeline.demo.clock import OfficeClock
-from pipeline.demo.generator import generate
+from devtools.demo.catalog import TABLES
+from devtools.demo.clock import OfficeClock
+from devtools.demo.generator import generate
 
 pytestmark = pytest.mark.unit
 

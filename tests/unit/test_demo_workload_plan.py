@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from pipeline.demo.changes import Changes
-from pipeline.demo.workload import MIX, WorkloadSummary, choose_operations
+from devtools.demo.changes import Changes
+from devtools.demo.workload import MIX, WorkloadSummary, choose_operations
 
 pytestmark = pytest.mark.unit
 

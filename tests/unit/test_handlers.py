@@ -16,7 +16,7 @@ import pytest
 
 from cdc_reader.capture import CaptureResult
 from pipeline import config, emf, handlers
-from pipeline.status import SlotStatus
+from readside.status import SlotStatus
 from schemas.errors import ConfigurationError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch

@@ -40,7 +40,7 @@ VERSION = {
     "_deleted": pa.bool_(),
 }
 
-# the source tables' columns as captured from the demo schema (pipeline/demo/schema.sql)
+# the source tables' columns as captured from the demo schema (devtools/demo/schema.sql)
 ADDRESS = {
     "address_id": INT,
     "address_line_1": TEXT,

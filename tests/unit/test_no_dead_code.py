@@ -17,7 +17,16 @@ from storage.store import Store
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("schemas", "storage", "cdc_reader", "transformer", "warehouse_loader", "pipeline")
+PACKAGES = (
+    "schemas",
+    "storage",
+    "cdc_reader",
+    "transformer",
+    "warehouse_loader",
+    "pipeline",
+    "readside",
+    "devtools",
+)
 STORE_API_FOR_PEOPLE = {
     # run by an operator after a crash (docs/architecture.md), never by a stage
     "abort_incomplete_uploads",

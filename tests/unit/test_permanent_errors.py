@@ -206,7 +206,7 @@ def terminal_classes() -> set[str]:
         for found in pkgutil.walk_packages(module.__path__, f"{package}."):
             importlib.import_module(found.name)
     importlib.import_module("pipeline.handlers")
-    importlib.import_module("pipeline.query")
+    importlib.import_module("readside.query")
     names, todo = set(), [TerminalError]
     while todo:
         cls = todo.pop()

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from pipeline.query import QueryError, open_session, output_format, run_sql, write_result
+from readside.query import QueryError, open_session, output_format, run_sql, write_result
 from schemas import layout
 from schemas.errors import ConfigurationError, TransientError
 from schemas.lsn import Lsn

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from pipeline.demo import vocabulary as words
-from pipeline.demo.catalog import (
+from devtools.demo import vocabulary as words
+from devtools.demo.catalog import (
     ADDRESS,
     COMPANY_DOMAIN,
     COUNTERPARTY,

@@ -12,8 +12,8 @@ import string
 
 from psycopg import sql
 
-from pipeline.demo import vocabulary as words
-from pipeline.demo.catalog import (
+from devtools.demo import vocabulary as words
+from devtools.demo.catalog import (
     ADDRESS,
     COUNTERPARTY,
     DEPARTMENT,
@@ -22,10 +22,10 @@ from pipeline.demo.catalog import (
     STAFF,
     DemoTable,
 )
-from pipeline.demo.changes import Changes
-from pipeline.demo.install import Connection
-from pipeline.demo.picking import pick
-from pipeline.demo.reference import person, phone_number, street_line
+from devtools.demo.changes import Changes
+from devtools.demo.install import Connection
+from devtools.demo.picking import pick
+from devtools.demo.reference import person, phone_number, street_line
 
 _NEW_DESIGN = """
     INSERT INTO public.design (design_name, file_location, file_name, last_updated)

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pipeline.dashboard.reader import PanelError, read_only
+from readside.warehouse import WarehouseQueryError, read_only
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Figures:
 @cache
 def panel_queries() -> dict[str, str]:
     """The panel name (file stem) → SQL text of every file in ``sql/``."""
-    folder = resources.files("pipeline.dashboard") / "sql"
+    folder = resources.files("readside.dashboard") / "sql"
     return {
         f.name.removesuffix(".sql"): f.read_text(encoding="utf-8")
         for f in sorted(folder.iterdir(), key=lambda f: f.name)
@@ -63,11 +63,11 @@ def panel_queries() -> dict[str, str]:
 def read_figures(uri: str) -> Figures:
     """Run every panel's query in one short read-only session of the warehouse."""
     panels: dict[str, Panel] = {}
-    with read_only(uri) as query:
+    with read_only(uri) as reader:
         for name, text in panel_queries().items():
             try:
-                columns, rows = query(text)
-            except PanelError as exc:
+                columns, rows = reader.query(text)
+            except WarehouseQueryError as exc:
                 panels[name] = Panel(error=str(exc))
             else:
                 panels[name] = Panel(tuple(columns), tuple(rows))

@@ -1,6 +1,6 @@
 """The pipeline-health panel's figures that do not come from the warehouse: the slot.
 
-Slot lag and the last capture come from :func:`pipeline.status.slot_status`. Any of them may
+Slot lag and the last capture come from :func:`readside.status.slot_status`. Any of them may
 be unavailable (no source configured, source down, slot missing): the panel then says why in
 one line and shows the rest; secrets never reach that line.
 """
@@ -33,6 +33,7 @@ class SlotFigures:
 SLOT_TTL_SECONDS = 15.0
 _cache: dict[tuple[str, str], tuple[float, SlotFigures]] = {}
 _cache_lock = threading.Lock()
+NO_SOURCE = "no source database: `pgcdc dashboard` found none (its warning says why)"
 
 
 def slot_figures(settings: Settings, *, ttl: float = SLOT_TTL_SECONDS) -> SlotFigures:
@@ -50,12 +51,19 @@ def slot_figures(settings: Settings, *, ttl: float = SLOT_TTL_SECONDS) -> SlotFi
 
 
 def _read_slot_figures(settings: Settings) -> SlotFigures:
-    from pipeline import config, service, status
+    from readside import status
+    from storage import open_store
 
+    if settings.source_dsn is None:  # `pgcdc dashboard` passes the DSN it resolved
+        return SlotFigures({}, unavailable=NO_SOURCE)
     try:
-        found = status.slot_status(
-            config.source_dsn(settings), service.raw_store(settings), settings
+        raw = open_store(
+            settings.raw_uri,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.aws_region,
+            name="raw store",
         )
+        found = status.slot_status(settings.source_dsn.get_secret_value(), raw, settings)
     except PgcdcError as exc:  # messages name the slot or host, never a password
         return SlotFigures({}, unavailable=str(exc))
     except Exception as exc:  # degrade: the panel must not take the page down

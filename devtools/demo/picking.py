@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from pipeline.demo.catalog import SCHEMA, DemoTable
-from pipeline.demo.install import Connection
+from devtools.demo.catalog import SCHEMA, DemoTable
+from devtools.demo.install import Connection
 
 ANY_ROW = sql.SQL("TRUE")
 

@@ -41,7 +41,6 @@ import logging
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from readside.warehouse import attach_read_only, duckdb_file
 from schemas.errors import ConfigurationError, TransientError
 from schemas.pgtypes import SOURCE_KEY_KEY
 from schemas.processed import (
@@ -67,8 +67,6 @@ from storage import Store
 from storage.lake.processed import committed_batches
 from storage.lake.raw import captured_tables, table_objects
 from transformer.current_state import META, current_state_sql
-from warehouse_loader.duckdb_warehouse import is_lock_error
-from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import current_view
 
 log = logging.getLogger("pgcdc.query")
@@ -127,7 +125,7 @@ class Session:
         if self.held or self.warehouse is None or not wanted:
             yield
             return
-        _attach_file(self.con, Path(self.warehouse))
+        attach_read_only(self.con, Path(self.warehouse))
         try:
             yield
         finally:
@@ -158,7 +156,7 @@ def open_session(
         views = _add_processed(con, processed) if processed is not None else ()
         file = _warehouse_file(warehouse_uri) if warehouse_uri else None
         if file is not None and hold_warehouse:
-            _attach_file(con, file)
+            attach_read_only(con, file)
         # the processed views after the source schemas: warehouse SQL runs as written
         search = [*schemas, *(["processed"] if processed is not None else []), "main"]
         path = ",".join(quote_ident(s) for s in search)
@@ -358,37 +356,14 @@ def _add_mirror(
 
 def _warehouse_file(uri: str) -> Path | None:
     """The DuckDB warehouse file of ``uri``; None for PostgreSQL or a file not created yet."""
-    if is_postgres_uri(uri):
+    path = duckdb_file(uri)
+    if path is None:
         log.info("the PostgreSQL warehouse is not attached: query the processed store views")
         return None
-    path = duckdb_path(uri)
     if not path.exists():
         log.debug("no warehouse file at %s yet: not attached", path)
         return None
     return path
-
-
-def _attach_file(
-    con: duckdb.DuckDBPyConnection, path: Path, *, attempts: int = 5, wait: float = 0.5
-) -> None:
-    """Attach the warehouse file read-only as ``warehouse``.
-
-    A file a loader holds open for writing cannot be attached (a lock error): retried
-    briefly, then a :class:`TransientError` naming the file. Other errors are raised as is.
-    """
-    literal = "'" + str(path).replace("'", "''") + "'"
-    for attempt in range(1, attempts + 1):
-        try:
-            con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
-            return
-        except duckdb.IOException as exc:
-            if not is_lock_error(exc):
-                raise
-            if attempt == attempts:
-                raise TransientError(
-                    f"cannot open the warehouse {path} read-only (is a load running?): {exc}"
-                ) from exc
-            time.sleep(wait)
 
 
 FORMATS = ("table", "csv", "json", "parquet")

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from pipeline.demo import edits, orders
-from pipeline.demo.catalog import TABLE_NAMES
-from pipeline.demo.changes import Changes
-from pipeline.demo.connection import connect
-from pipeline.demo.install import Connection, existing_objects
+from devtools.demo import edits, orders
+from devtools.demo.catalog import TABLE_NAMES
+from devtools.demo.changes import Changes
+from devtools.demo.connection import connect
+from devtools.demo.install import Connection, existing_objects
 from schemas.errors import ConfigurationError
 
 Operation = Callable[[Connection, random.Random], Changes]

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from pipeline.demo.loader import DemoSummary, init_demo
-from pipeline.demo.workload import WorkloadSummary, run_workload
+from devtools.demo.loader import DemoSummary, init_demo
+from devtools.demo.workload import WorkloadSummary, run_workload
 
 __all__ = ["DemoSummary", "WorkloadSummary", "init_demo", "run_workload"]

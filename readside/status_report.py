@@ -1,7 +1,7 @@
 """The text report of ``pgcdc status``: the slot, the tables, the steps and the freshness as
 readable tables, with LSNs as ``X/Y``, sizes in units and each threshold beside its figure.
 
-``pgcdc status --json`` prints :meth:`pipeline.status.PipelineStatus.as_dict` instead.
+``pgcdc status --json`` prints :meth:`readside.status.PipelineStatus.as_dict` instead.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.status import PipelineStatus, StepPosition
+from readside.status import PipelineStatus, StepPosition
 from schemas.settings import Settings
 
 # Width used when stdout is not a terminal (a pipe or a file): wide enough for a table row.

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pipeline.demo.catalog import ENUM_TYPES, SCHEMA, TABLE_NAMES, TABLES
+from devtools.demo.catalog import ENUM_TYPES, SCHEMA, TABLE_NAMES, TABLES
 from schemas.errors import ConfigurationError
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -26,7 +26,7 @@ _EXISTING = """
 
 def schema_script() -> str:
     """The DDL of the demo schema (``schema.sql``)."""
-    return resources.files("pipeline.demo").joinpath("schema.sql").read_text(encoding="utf-8")
+    return resources.files("devtools.demo").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
 def existing_objects(conn: Connection) -> list[str]:

@@ -17,12 +17,11 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
-from pipeline import config
-from pipeline.dashboard import health, worldmap
-from pipeline.dashboard.figures import Figures, Panel, read_figures
+from readside.dashboard import health, worldmap
+from readside.dashboard.figures import Figures, Panel, read_figures
 from schemas.errors import PgcdcError
 from schemas.lsn import Lsn
-from schemas.settings import Settings, redact_uri
+from schemas.settings import Settings, load_settings, redact_uri
 
 REFRESH_ENV = "PGCDC_DASHBOARD_REFRESH"
 TOP = 10
@@ -40,9 +39,9 @@ def money(value: Any) -> str:
 def main() -> None:
     """Lay out the page; the figures refresh on their own."""
     st.set_page_config(page_title="pgcdc dashboard", layout="wide")
-    settings = config.load_settings()
+    settings = load_settings()
     refresh = float(os.environ.get(REFRESH_ENV, "5"))
-    uri = config.warehouse_uri(settings)
+    uri = settings.warehouse_uri.get_secret_value()  # `pgcdc dashboard` resolved it
     st.title("Sales dashboard")
     st.caption(
         f"warehouse {redact_uri(uri)} · current fact versions only · refreshes every {refresh:g} s"

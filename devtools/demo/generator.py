@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
-from pipeline.demo import vocabulary as words
-from pipeline.demo.catalog import (
+from devtools.demo import vocabulary as words
+from devtools.demo.catalog import (
     DESIGN,
     HISTORY_END,
     HISTORY_START,
@@ -29,8 +29,8 @@ from pipeline.demo.catalog import (
     TRANSACTION,
     Row,
 )
-from pipeline.demo.clock import OfficeClock
-from pipeline.demo.reference import ADDRESSES, COUNTERPARTIES, STAFF_MEMBERS, reference_rows
+from devtools.demo.clock import OfficeClock
+from devtools.demo.reference import ADDRESSES, COUNTERPARTIES, STAFF_MEMBERS, reference_rows
 
 # Volumes at scale 1 after 2.5 years, from the original database.
 SALES_ORDERS = 15_000

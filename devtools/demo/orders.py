@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from pipeline.demo.catalog import (
+from devtools.demo.catalog import (
     ADDRESS,
     COUNTERPARTY,
     CURRENCY,
@@ -26,10 +26,10 @@ from pipeline.demo.catalog import (
     STAFF,
     TRANSACTION,
 )
-from pipeline.demo.changes import Changes
-from pipeline.demo.generator import FAR_DELIVERY_SHARE, REFUND_SHARE, cents, payment_type
-from pipeline.demo.install import Connection
-from pipeline.demo.picking import pick
+from devtools.demo.changes import Changes
+from devtools.demo.generator import FAR_DELIVERY_SHARE, REFUND_SHARE, cents, payment_type
+from devtools.demo.install import Connection
+from devtools.demo.picking import pick
 
 _INSERT_SALE = """
     INSERT INTO public.sales_order (

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from pipeline.demo.catalog import SCHEMA, TABLES, DemoTable, Row
-from pipeline.demo.connection import connect
-from pipeline.demo.generator import generate
-from pipeline.demo.install import Connection, create_schema
+from devtools.demo.catalog import SCHEMA, TABLES, DemoTable, Row
+from devtools.demo.connection import connect
+from devtools.demo.generator import generate
+from devtools.demo.install import Connection, create_schema
 from schemas.errors import ConfigurationError
 
 # The growing tables, the ones worth naming in a one-line summary.

@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import config
 from schemas.errors import ConfigurationError
 from schemas.settings import Settings
 
@@ -52,28 +51,43 @@ def streamlit_command(*, port: int, address: str) -> list[str]:
     ]
 
 
-def page_environment(settings: Settings, refresh: float) -> dict[str, str]:
-    """The environment of the page's process: ours plus the resolved settings."""
+def page_environment(
+    settings: Settings, refresh: float, *, warehouse_uri: str, source_dsn: str | None
+) -> dict[str, str]:
+    """The environment of the page's process: ours plus the settings, the warehouse URI and
+    source DSN resolved by the caller (secrets included: never on a command line)."""
     env = dict(os.environ)
-    env["PGCDC_WAREHOUSE_URI"] = config.warehouse_uri(settings)
+    env["PGCDC_WAREHOUSE_URI"] = warehouse_uri
     env.pop("PGCDC_WAREHOUSE_SECRET_ID", None)  # already resolved into the URI above
+    env.pop("PGCDC_SOURCE_SECRET_ID", None)  # likewise, into the DSN (or none was found)
+    env.pop("PGCDC_SOURCE_DSN", None)
     env["PGCDC_RAW_URI"] = settings.raw_uri
     env["PGCDC_SLOT"] = settings.slot
-    if settings.source_dsn is not None:
-        env["PGCDC_SOURCE_DSN"] = settings.source_dsn.get_secret_value()
+    if source_dsn is not None:
+        env["PGCDC_SOURCE_DSN"] = source_dsn
     env["PGCDC_DASHBOARD_REFRESH"] = f"{refresh:g}"
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     return env
 
 
-def serve(settings: Settings, *, port: int, refresh: float, address: str = "127.0.0.1") -> int:
-    """Run the dashboard until interrupted; the server's exit code."""
+def serve(
+    settings: Settings,
+    *,
+    warehouse_uri: str,
+    source_dsn: str | None,
+    port: int,
+    refresh: float,
+    address: str = "127.0.0.1",
+) -> int:
+    """Run the dashboard until interrupted; the server's exit code. The page reads the slot's
+    figures only when given a ``source_dsn``."""
     if refresh < 1:
         raise ConfigurationError(f"--refresh must be at least 1 second (got {refresh:g})")
     require_extra()
     print(f"dashboard on http://{address}:{port}/ (refresh every {refresh:g} s)", flush=True)
     process = subprocess.Popen(
-        streamlit_command(port=port, address=address), env=page_environment(settings, refresh)
+        streamlit_command(port=port, address=address),
+        env=page_environment(settings, refresh, warehouse_uri=warehouse_uri, source_dsn=source_dsn),
     )
     if hasattr(signal, "SIGTERM"):
         # a scheduler's stop reaches the page's process too, not only this one

@@ -8,7 +8,7 @@ visible in the warehouse. That commit time is what the loaded batches recorded i
 read); a warehouse whose batches predate the column falls back to the raw store's newest
 commit at or before the loaded capture bound (:func:`newest_commit_upto`). Both return
 frozen dataclasses (what the Lambda handlers turn into EMF metrics). :func:`report` logs
-each threshold crossed as one ERROR line; :mod:`pipeline.status_report` prints the figures.
+each threshold crossed as one ERROR line; :mod:`readside.status_report` prints the figures.
 """
 
 from __future__ import annotations
@@ -17,17 +17,15 @@ import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import duckdb
-import psycopg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cdc_reader import slot
 from cdc_reader.reader import current_wal_lsn
 from cdc_reader.source import connect
+from readside.warehouse import WarehouseMissingError, read_only
 from schemas.errors import PgcdcError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch, TransformCheck
@@ -36,8 +34,6 @@ from schemas.tables import TableName
 from storage import Store
 from storage.lake.processed import latest_batch, latest_check
 from storage.lake.raw import captured_tables, latest_position, table_objects
-from warehouse_loader.duckdb_warehouse import connect_file
-from warehouse_loader.loader import duckdb_path, is_postgres_uri
 from warehouse_loader.statements import LOAD_STATE, NEWEST_COMMIT
 
 log = logging.getLogger("pgcdc.status")
@@ -266,7 +262,7 @@ def _loaded_commit(uri: str, raw: Store, loaded: StepPosition | None) -> dt.date
         return None
     try:
         recorded = warehouse_newest_commit(uri)
-    except (PgcdcError, duckdb.Error, psycopg.Error) as exc:
+    except PgcdcError as exc:
         log.warning("cannot read the warehouse's newest commit: %s", redact_uri(str(exc)))
         recorded = None
     return recorded or newest_commit_upto(raw, Lsn.parse(loaded.bound))
@@ -333,7 +329,7 @@ def load_position(uri: str) -> StepPosition | None:
     none or the warehouse cannot be read now (a WARNING says why, never the DSN)."""
     try:
         row = _load_state_row(uri, _LOAD_ROW)
-    except (PgcdcError, duckdb.Error, psycopg.Error) as exc:
+    except PgcdcError as exc:
         log.warning("cannot read the warehouse's load position: %s", redact_uri(str(exc)))
         return None
     if row is None:
@@ -344,48 +340,16 @@ def load_position(uri: str) -> StepPosition | None:
 
 _LOAD_ROW = f"SELECT run, bound, loaded_at FROM {LOAD_STATE} ORDER BY run DESC LIMIT 1"
 _NEWEST_COMMIT_ROW = f"SELECT max({NEWEST_COMMIT}) FROM {LOAD_STATE}"
-_HAS_COLUMN = (
-    "SELECT count(*) FROM information_schema.columns "
-    "WHERE table_schema = current_schema() AND table_name = {p} AND column_name = {p}"
-)
 
 
 def _load_state_row(uri: str, query: str, *, column: str | None = None) -> tuple[Any, ...] | None:
     """The first row of ``query`` over the load state; None when the warehouse, the table or
     ``column`` does not exist yet, or the query returns no row."""
-    if is_postgres_uri(uri):
-        return _postgres_load_row(uri, query, column)
-    return _duckdb_load_row(duckdb_path(uri), query, column)
-
-
-def _duckdb_load_row(path: Path, query: str, column: str | None) -> tuple[Any, ...] | None:
-    if not path.exists():
-        return None
-    con = connect_file(path, wait=LOCK_WAIT_SECONDS, read_only=True)
     try:
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LOAD_STATE]
-        ).fetchall()
-        if not found[0][0]:
-            return None
-        if column is not None:
-            has = con.execute(_HAS_COLUMN.format(p="?"), [LOAD_STATE, column]).fetchall()
-            if not has[0][0]:
+        with read_only(uri, lock_wait=LOCK_WAIT_SECONDS) as reader:
+            if not reader.has_column(LOAD_STATE, column):
                 return None
-        rows = con.execute(query).fetchall()
-        return tuple(rows[0]) if rows else None
-    finally:
-        con.close()
-
-
-def _postgres_load_row(dsn: str, query: str, column: str | None) -> tuple[Any, ...] | None:
-    with connect(dsn, doing="reading the warehouse's load state") as conn:
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LOAD_STATE,)).fetchone()
-        if not exists or not exists[0]:
-            return None
-        if column is not None:
-            has = conn.execute(_HAS_COLUMN.format(p="%s"), (LOAD_STATE, column)).fetchone()
-            if not has or not has[0]:
-                return None
-        row = conn.execute(query).fetchone()
-        return tuple(row) if row else None
+            rows = reader.query(query)[1]
+    except WarehouseMissingError:
+        return None
+    return rows[0] if rows else None

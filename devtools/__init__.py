@@ -1,0 +1,1 @@
+"""Demo and local-cluster tooling: never shipped in the Lambda package."""
