@@ -9,10 +9,7 @@ that the CLI would try three times).
 from __future__ import annotations
 
 import json
-import logging
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +19,9 @@ from cdc_reader import capture
 from cdc_reader.capture import CaptureOptions
 from pipeline import handlers
 from schemas.errors import SourceUnreachableError
+from tests.unit.lambda_support import FakeContext
 
 pytestmark = pytest.mark.unit
-
-
-@dataclass
-class Context:
-    """A Lambda context with ``remaining_ms`` left (a test lowers it as time passes)."""
-
-    remaining_ms: int = 900_000
-    aws_request_id: str = "req-retry"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = saved
-    root.setLevel(level)
 
 
 def closed_port() -> int:
@@ -68,7 +46,7 @@ def test_a_transient_capture_failure_is_raised_after_one_drain(
         return real_drain(dsn, raw, options, **kw)
 
     monkeypatch.setattr(capture, "drain", counted)  # service imports it when capture runs
-    context = Context(remaining_ms=600_000)
+    context = FakeContext(remaining_ms=600_000)
     with pytest.raises(SourceUnreachableError):
         handlers.capture_handler({"execution_id": "e-1"}, context)
     assert len(drains) == 1, "the handler retried the drain in process"
@@ -87,7 +65,7 @@ def test_the_budget_is_measured_when_the_drain_starts(
     monkeypatch.setenv("PGCDC_SOURCE_DSN", f"host=127.0.0.1 port={closed_port()} dbname=d")
     monkeypatch.setenv("PGCDC_RAW_URI", str(tmp_path / "raw"))
     monkeypatch.setenv("PGCDC_SLOT", "pgcdc")
-    context = Context(remaining_ms=600_000)
+    context = FakeContext(remaining_ms=600_000)
     budgets: list[float | None] = []
 
     def settings_take_time(*args: Any, **kw: Any) -> Any:

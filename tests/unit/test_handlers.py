@@ -7,8 +7,6 @@ import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,31 +19,10 @@ from schemas.errors import ConfigurationError, StorageError
 from schemas.lsn import Lsn
 from schemas.processed import Batch
 from schemas.settings import redact_uri
+from tests.unit.lambda_support import FakeContext
 from transformer.runner import TransformResult
 from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 from warehouse_loader.loader import LoadResult
-
-
-@dataclass
-class FakeContext:
-    """A Lambda context with a fixed amount of time left."""
-
-    remaining_ms: int = 900_000
-    aws_request_id: str = "req-123"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Handlers reconfigure the root logger (as in a Lambda process); put it back."""
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = saved
-    root.setLevel(level)
-
 
 # --- time budget --------------------------------------------------------------------------
 

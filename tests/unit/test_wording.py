@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.lsn import Lsn
 from schemas.wording import counted
 from transformer.runner import TransformResult
 from warehouse_loader.loader import LoadResult
@@ -20,7 +21,7 @@ def test_counted_noun_is_singular_for_one_only() -> None:
 def test_step_lines_agree_in_number() -> None:
     one = TransformResult(run=2, changes=1, tables=1, rows={"fact_x": 1}).describe()
     assert one.startswith("transform: batch 2: 1 change of 1 table → 1 warehouse row, "), one
-    assert TransformResult(checked=0x16B3748).describe() == (
+    assert TransformResult(checked=Lsn(0x16B3748)).describe() == (
         "transform: nothing new up to 0/16B3748, no batch"
     )
     load = LoadResult(batches=1, rows=1, loaded_up_to=2).describe()
