@@ -128,7 +128,9 @@ class Following:
         )
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
         self.proc.send_signal(signal.SIGTERM)
         _, self.stderr = self.proc.communicate(timeout=60)
         self.returncode = self.proc.returncode
+        if isinstance(error, BaseException):  # a failing check shows what the process said
+            error.add_note(f"pgcdc {' '.join(self.args)} logged:\n{self.stderr[-4000:]}")

@@ -99,7 +99,9 @@ def test_follow_captures_continuously_and_stops_on_sigterm(
     ):
         for i in range(3):
             conn.execute("INSERT INTO live VALUES (%s, 'x')", (i,))
-            deadline = time.monotonic() + 30
+            # generous: one drain takes well under a second alone, but a CI worker shares
+            # two cores with three others
+            deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 if len(reconstruct(raw, TableName("public", "live"), ["id"])) == i + 1:
                     break
