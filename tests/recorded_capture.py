@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def transactions(scenario: str) -> list[Txn]:
     return txns
 
 
+@cache
 def specs() -> dict[TableName, TableSpec]:
+    """Every recorded table's spec, as the reader builds it from pg_catalog (read only)."""
     result = {}
     for t in json.loads((FIXTURES / "tables.json").read_text()):
         name = TableName(t["schema"], t["name"])
@@ -103,7 +106,7 @@ def run_capture(
     raw = open_store(str(tmp_path / "raw"), name="raw store")
     state = state or MemoryStateStore()
     options = CaptureOptions(slot=SLOT, max_batch_rows=max_rows, max_batch_seconds=max_seconds)
-    tables = specs()
+    tables = dict(specs())  # the run adds specs it learns: not into the shared cache
     run = capture._Run(
         raw=raw,
         state=state,

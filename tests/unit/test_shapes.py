@@ -22,6 +22,7 @@ from cdc_reader.wal2json import ColumnarDecoder
 from schemas.lsn import Lsn
 from schemas.tables import TableName
 from schemas.tablespec import ColumnSpec, SpecMismatchError, TableSpec
+from tests.recorded_capture import specs
 
 pytestmark = pytest.mark.unit
 
@@ -34,17 +35,6 @@ Row = tuple[str, str, str]
 def rows(name: str) -> tuple[Row, ...]:
     lines = (FIXTURES / f"{name}.jsonl").read_text().splitlines()
     return tuple((r["lsn"], r["xid"], r["data"]) for r in map(json.loads, lines))
-
-
-@cache
-def specs() -> dict[TableName, TableSpec]:
-    result = {}
-    for t in json.loads((FIXTURES / "tables.json").read_text()):
-        name = TableName(t["schema"], t["name"])
-        result[name] = TableSpec(
-            name, tuple(ColumnSpec(**c) for c in t["columns"]), tuple(t["key"])
-        )
-    return result
 
 
 def _parquet(table: pa.Table) -> bytes:

@@ -31,6 +31,7 @@ from schemas.lsn import Lsn
 from schemas.pgtypes import SOURCE_TYPES_KEY
 from schemas.tables import TableName
 from schemas.tablespec import ColumnSpec, SpecMismatchError, TableSpec
+from tests.recorded_capture import specs
 
 pytestmark = pytest.mark.unit
 
@@ -43,17 +44,6 @@ def rows(name: str) -> tuple[Row, ...]:
     """One recorded scenario's peek rows."""
     lines = (FIXTURES / f"{name}.jsonl").read_text().splitlines()
     return tuple((r["lsn"], r["xid"], r["data"]) for r in map(json.loads, lines))
-
-
-@cache
-def specs() -> dict[TableName, TableSpec]:
-    """Every recorded table's spec, as the reader builds it from pg_catalog."""
-    result = {}
-    for t in json.loads((FIXTURES / "tables.json").read_text()):
-        name = TableName(t["schema"], t["name"])
-        columns = tuple(ColumnSpec(**c) for c in t["columns"])
-        result[name] = TableSpec(name, columns, tuple(t["key"]))
-    return result
 
 
 def events(name: str) -> list[Any]:
