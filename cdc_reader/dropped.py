@@ -7,11 +7,9 @@ from what the raw store last recorded of it, so those changes are captured too.
 
 from __future__ import annotations
 
-import json
-
-from schemas.pgtypes import SOURCE_ARRAY_DIMS_KEY, SOURCE_KEY_KEY, SOURCE_TYPES_KEY
+from schemas.pgtypes import spec_from_metadata
 from schemas.tables import TableFilter, TableName
-from schemas.tablespec import ColumnSpec, TableSpec
+from schemas.tablespec import TableSpec
 from storage import Store
 from storage.lake.raw import table_objects
 
@@ -22,14 +20,7 @@ def spec_from_raw(raw: Store, table: TableName) -> TableSpec | None:
     objects = table_objects(raw, table, complete=False)
     if not objects:
         return None
-    metadata = raw.read_schema(objects[-1].key).metadata or {}
-    if SOURCE_TYPES_KEY not in metadata:
-        return None
-    types: dict[str, str] = json.loads(metadata[SOURCE_TYPES_KEY])
-    key: list[str] = json.loads(metadata.get(SOURCE_KEY_KEY, b"[]"))
-    dims: dict[str, int] = json.loads(metadata.get(SOURCE_ARRAY_DIMS_KEY, b"{}"))
-    columns = tuple(ColumnSpec(n, t, dims.get(n, 0)) for n, t in types.items())
-    return TableSpec(table, columns, tuple(key))
+    return spec_from_metadata(table, raw.read_schema(objects[-1].key).metadata)
 
 
 def dropped_tables(

@@ -36,7 +36,6 @@ use are read: complete snapshots, and processed objects that a manifest lists.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import sys
@@ -51,7 +50,7 @@ import pyarrow.dataset as ds
 
 from readside.warehouse import attach_read_only, duckdb_file
 from schemas.errors import ConfigurationError, TransientError
-from schemas.pgtypes import SOURCE_KEY_KEY
+from schemas.pgtypes import source_key
 from schemas.processed import (
     APPENDED_KINDS,
     COUNT,
@@ -237,8 +236,7 @@ def _history_sql(
 
 def _source_key(raw: Store, key: str) -> tuple[str, ...]:
     """The key columns the newest object's metadata names."""
-    metadata = _dataset(raw, [key]).schema.metadata or {}
-    return tuple(json.loads(metadata.get(SOURCE_KEY_KEY, b"[]")))
+    return source_key(_dataset(raw, [key]).schema.metadata)
 
 
 def _add_processed(con: duckdb.DuckDBPyConnection, processed: Store) -> tuple[str, ...]:

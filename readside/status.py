@@ -50,18 +50,18 @@ class SlotStatus:
     slot: str
     exists: bool
     active: bool = False
-    confirmed_lsn: str | None = None
+    confirmed_lsn: Lsn | None = None
     lag_bytes: int | None = None
     retained_wal_bytes: int | None = None
     wal_status: str | None = None
     safe_wal_size: int | None = None
-    last_capture_lsn: str | None = None
+    last_capture_lsn: Lsn | None = None
     last_capture_at: str | None = None
     problems: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain values for JSON output."""
-        return asdict(self)
+        """Plain values for JSON output (LSNs in their ``X/Y`` text form)."""
+        return _plain(asdict(self))
 
     def capture_age_seconds(self, now: dt.datetime | None = None) -> float | None:
         """Seconds since the last capture (None: never captured), never negative."""
@@ -92,12 +92,12 @@ def slot_status(dsn: str, raw: Store, settings: Settings) -> SlotStatus:
         slot=settings.slot,
         exists=True,
         active=info.active,
-        confirmed_lsn=str(info.confirmed_flush) if info.confirmed_flush else None,
+        confirmed_lsn=info.confirmed_flush,
         lag_bytes=lag,
         retained_wal_bytes=info.retained_bytes,
         wal_status=info.wal_status,
         safe_wal_size=info.safe_wal_size,
-        last_capture_lsn=str(position.lsn) if position else None,
+        last_capture_lsn=position.lsn if position else None,
         last_capture_at=position.written_at.isoformat() if position else None,
         problems=tuple(problems),
     )
@@ -114,11 +114,16 @@ def report(status: SlotStatus | PipelineStatus) -> None:
         log.error(problem, extra={"slot": slot.slot})
 
 
-def _lag(captured: str | None, step: StepPosition | None) -> int | None:
+def _lag(captured: Lsn | None, step: StepPosition | None) -> int | None:
     """Bytes of WAL between the last capture and a step's bound (None: either unknown)."""
-    if not captured or step is None:
+    if captured is None or step is None:
         return None
-    return max(0, int(Lsn.parse(captured)) - int(Lsn.parse(step.bound)))
+    return max(0, captured - step.bound)
+
+
+def _plain(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with its LSNs as ``X/Y`` text, for JSON."""
+    return {k: str(v) if isinstance(v, Lsn) else v for k, v in doc.items()}
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,8 @@ class TableStatus:
     table: str
     objects: int
     changes: int
-    newest_lsn: str | None
-    transformed_lsn: str | None
+    newest_lsn: Lsn | None
+    transformed_lsn: Lsn | None
     pending_changes: int
     """Changes in objects after the table's transform position (not transformed yet)."""
 
@@ -139,7 +144,7 @@ class StepPosition:
     """The newest batch a step completed: its run, the capture bound it covers, when."""
 
     run: int
-    bound: str
+    bound: Lsn
     at: str
 
 
@@ -170,9 +175,9 @@ class PipelineStatus:
         doc = self.slot.as_dict()
         doc.update(
             capture_age_seconds=self.slot.capture_age_seconds(),
-            tables=[asdict(t) for t in self.tables],
-            transform=asdict(self.transform) if self.transform else None,
-            load=asdict(self.load) if self.load else None,
+            tables=[_plain(asdict(t)) for t in self.tables],
+            transform=_plain(asdict(self.transform)) if self.transform else None,
+            load=_plain(asdict(self.load)) if self.load else None,
             transform_lag_bytes=self.transform_lag_bytes,
             load_lag_bytes=self.load_lag_bytes,
             newest_loaded_commit_at=self.newest_loaded_commit_at,
@@ -265,7 +270,7 @@ def _loaded_commit(uri: str, raw: Store, loaded: StepPosition | None) -> dt.date
     except PgcdcError as exc:
         log.warning("cannot read the warehouse's newest commit: %s", redact_uri(str(exc)))
         recorded = None
-    return recorded or newest_commit_upto(raw, Lsn.parse(loaded.bound))
+    return recorded or newest_commit_upto(raw, loaded.bound)
 
 
 def _transform_position(batch: Batch | None, check: TransformCheck | None) -> StepPosition | None:
@@ -273,8 +278,8 @@ def _transform_position(batch: Batch | None, check: TransformCheck | None) -> St
     if batch is None:
         return None
     if check is not None and check.run == batch.run and check.bound > batch.bound:
-        return StepPosition(batch.run, str(check.bound), check.checked_at.isoformat())
-    return StepPosition(batch.run, str(batch.bound), batch.created_at.isoformat())
+        return StepPosition(batch.run, check.bound, check.checked_at.isoformat())
+    return StepPosition(batch.run, batch.bound, batch.created_at.isoformat())
 
 
 def _table_status(raw: Store, table: TableName, batch: Batch | None) -> TableStatus:
@@ -289,8 +294,8 @@ def _table_status(raw: Store, table: TableName, batch: Batch | None) -> TableSta
         table=table.qualified,
         objects=len(objects),
         changes=sum(counts.values()),
-        newest_lsn=str(newest) if newest is not None else None,
-        transformed_lsn=str(position) if position is not None else None,
+        newest_lsn=newest,
+        transformed_lsn=position,
         pending_changes=pending,
     )
 
@@ -335,7 +340,7 @@ def load_position(uri: str) -> StepPosition | None:
     if row is None:
         return None
     run, bound, at = row
-    return StepPosition(int(run), str(Lsn(int(bound))), at.isoformat())
+    return StepPosition(int(run), Lsn(int(bound)), at.isoformat())
 
 
 _LOAD_ROW = f"SELECT run, bound, loaded_at FROM {LOAD_STATE} ORDER BY run DESC LIMIT 1"

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from readside.status import PipelineStatus, StepPosition
+from schemas.lsn import Lsn
 from schemas.settings import Settings
 
 # Width used when stdout is not a terminal (a pipe or a file): wide enough for a table row.
@@ -108,7 +109,7 @@ def _slot_table(found: PipelineStatus, settings: Settings) -> Table:
     limit = f"limit {byte_size(settings.max_slot_lag_bytes)} (PGCDC_MAX_SLOT_LAG_BYTES)"
     safe = "unlimited" if slot.safe_wal_size is None else byte_size(slot.safe_wal_size)
     table.add_row("active", "yes" if slot.active else "no")
-    table.add_row("confirmed LSN", slot.confirmed_lsn or "none")
+    table.add_row("confirmed LSN", _lsn(slot.confirmed_lsn, "none"))
     table.add_row("lag", f"{byte_size(slot.lag_bytes)} of WAL not captured; {limit}")
     table.add_row("retained WAL", byte_size(slot.retained_wal_bytes))
     table.add_row("wal_status", slot.wal_status or "n/a")
@@ -116,7 +117,7 @@ def _slot_table(found: PipelineStatus, settings: Settings) -> Table:
     age = slot.capture_age_seconds()
     last = (
         f"up to {slot.last_capture_lsn}, {moment(slot.last_capture_at)} ({duration(age)} ago)"
-        if slot.last_capture_lsn
+        if slot.last_capture_lsn is not None
         else "never"
     )
     table.add_row("last capture", last)
@@ -136,8 +137,8 @@ def _tables_table(found: PipelineStatus) -> Table:
             row.table,
             f"{row.objects:,}",
             f"{row.changes:,}",
-            row.newest_lsn or "none",
-            row.transformed_lsn or "not yet",
+            _lsn(row.newest_lsn, "none"),
+            _lsn(row.transformed_lsn, "not yet"),
             f"{row.pending_changes:,}",
         )
     return table
@@ -171,3 +172,7 @@ def _step_text(step: StepPosition | None, lag: int | None) -> str:
         return "never run"
     behind = f"; {byte_size(lag)} of captured WAL behind" if lag is not None else ""
     return f"run {step.run} up to {step.bound}, {moment(step.at)}{behind}"
+
+
+def _lsn(found: Lsn | None, missing: str) -> str:
+    return missing if found is None else str(found)

@@ -47,6 +47,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+from schemas.tables import TableName
 from schemas.tablespec import ColumnSpec, TableSpec
 
 MAX_DECIMAL128_PRECISION = 38
@@ -308,6 +309,21 @@ def source_types_metadata(spec: TableSpec) -> dict[bytes, bytes]:
         SOURCE_KEY_KEY: json.dumps(list(spec.key), ensure_ascii=False).encode(),
         SOURCE_ARRAY_DIMS_KEY: json.dumps(dims, ensure_ascii=False).encode(),
     }
+
+
+def spec_from_metadata(table: TableName, metadata: dict[bytes, bytes] | None) -> TableSpec | None:
+    """The spec :func:`source_types_metadata` recorded (None: the metadata has none)."""
+    if not metadata or SOURCE_TYPES_KEY not in metadata:
+        return None
+    types: dict[str, str] = json.loads(metadata[SOURCE_TYPES_KEY])
+    dims: dict[str, int] = json.loads(metadata.get(SOURCE_ARRAY_DIMS_KEY, b"{}"))
+    columns = tuple(ColumnSpec(n, t, dims.get(n, 0)) for n, t in types.items())
+    return TableSpec(table, columns, source_key(metadata))
+
+
+def source_key(metadata: dict[bytes, bytes] | None) -> tuple[str, ...]:
+    """The key columns :func:`source_types_metadata` recorded (empty: none recorded)."""
+    return tuple(json.loads((metadata or {}).get(SOURCE_KEY_KEY, b"[]")))
 
 
 def warehouse_type(arrow: pa.DataType) -> str | None:

@@ -37,8 +37,9 @@ from itertools import chain, repeat
 from typing import ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.errors import TerminalError
 from schemas.layout import parse_table_folder, table_prefix
 from schemas.lsn import ZERO, Lsn
 from schemas.records import Record
@@ -83,6 +84,22 @@ class Output(BaseModel):
     """Mirror only: the objects hold the whole table (after a truncate or a snapshot)."""
     multiset: bool = False
     """Mirror only: a table without a key; rows carry ``_count`` (and ``_previous``)."""
+
+
+def output_text(output: Output) -> str:
+    """An output as the JSON text the loader's quarantine keeps (:func:`parse_output`)."""
+    return output.model_dump_json()
+
+
+def parse_output(text: str, where: str) -> Output:
+    """The output ``text`` (:func:`output_text`) holds; one terminal error naming ``where``
+    (the quarantine row) when it is not one."""
+    try:
+        return Output.model_validate_json(text)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(p) for p in problem["loc"]) or "(document)"
+        raise TerminalError(f"quarantined output {where}: {field}: {problem['msg']}") from None
 
 
 class TableProgress(BaseModel):

@@ -6,14 +6,13 @@ the rows of the objects it names.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.lsn import Lsn
-from schemas.pgtypes import SOURCE_KEY_KEY
+from schemas.pgtypes import source_key
 from schemas.tables import TableName
 from storage import Store
 from storage.lake.raw import capture_bound, captured_tables, objects_between
@@ -41,7 +40,7 @@ def read_changes(raw: Store, table: TableName, after: Lsn, upto: Lsn) -> TableCh
     if not keys:
         return None
     parts = [raw.read_parquet(k) for k in keys]
-    key = tuple(json.loads(parts[-1].schema.metadata.get(SOURCE_KEY_KEY, b"[]")))
+    key = source_key(parts[-1].schema.metadata)
     rows = pa.concat_tables(parts, promote_options="default")
     lsn = rows.column("_lsn")
     rows = rows.filter(pc.and_(pc.greater(lsn, int(after)), pc.less_equal(lsn, int(upto))))

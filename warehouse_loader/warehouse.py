@@ -39,6 +39,8 @@ from schemas.processed import (
     Output,
     expand_counts,
     mirror_table,
+    output_text,
+    parse_output,
     parse_table_entry,
 )
 from warehouse_loader import statements as st
@@ -175,7 +177,7 @@ class Warehouse(abc.ABC):
         for run, target, text in pending:
             if target in stopped:
                 continue
-            output = Output.model_validate_json(str(text))
+            output = parse_output(str(text), f"run {run} of {target} in {st.LOAD_QUARANTINE}")
             try:
                 with self.transaction():
                     self.apply_output(0, output, read(output), int(str(run)))
@@ -199,7 +201,7 @@ class Warehouse(abc.ABC):
     def _quarantine(self, run: int, output: Output, error: LoadError) -> None:
         self.execute(
             st.quarantine_output(self.quote, self.param),
-            [run, error.table, output.model_dump_json(), str(error), dt.datetime.now(dt.UTC)],
+            [run, error.table, output_text(output), str(error), dt.datetime.now(dt.UTC)],
         )
 
     def target_name(self, output: Output) -> str:

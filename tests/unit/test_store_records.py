@@ -168,3 +168,17 @@ def test_the_loader_and_the_transformer_refuse_a_record_of_another_version(
     _rewrite(raw, key, version=2)
     with pytest.raises(TerminalError, match=re.escape(f"{raw.url(key)} has version 2")):
         transform(raw, open_store(str(tmp_path / "p2")), slot="s")
+
+
+def test_a_quarantined_output_round_trips_and_a_broken_one_names_its_row() -> None:
+    output = processed.Output(
+        target="fact_sales_order",
+        kind=processed.Kind.FACT,
+        key=("sales_order_id",),
+        objects=("fact_sales_order/date=2026-12-03/0000000001-00000001000000A0.parquet",),
+    )
+    assert processed.parse_output(processed.output_text(output), "row") == output
+    where = "run 7 of fact_sales_order in pgcdc_load_quarantine"
+    broken = json.dumps({**json.loads(processed.output_text(output)), "kind": "cube"})
+    with pytest.raises(TerminalError, match=re.escape(f"quarantined output {where}: kind:")):
+        processed.parse_output(broken, where)
