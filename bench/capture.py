@@ -25,10 +25,10 @@ import psycopg
 
 from bench.server import bench_database
 from bench.verdict import Goal, enforce
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.reader import plugin_options
-from devtools.localpg import bindir
-from storage import open_store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.reader import plugin_options
+from pgcdc.devtools.localpg import bindir
+from pgcdc.storage import open_store
 
 RATIO = Goal("ratio pgcdc / pg_recvlogical (format-version 2 only)", floor=0.5, aim=1.0)
 

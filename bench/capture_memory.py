@@ -23,9 +23,9 @@ import psycopg
 
 from bench.server import bench_database
 from bench.verdict import Goal, enforce
-from schemas.tables import TableName
-from storage import open_store
-from storage.lake.raw import table_objects
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import open_store
+from pgcdc.storage.lake.raw import table_objects
 
 TABLE = """
 CREATE TABLE big_txn (
@@ -41,7 +41,7 @@ def run_capture(dsn: str, raw_uri: str, slot: str) -> tuple[int, float]:
     env = {**os.environ, "PGCDC_SOURCE_DSN": dsn, "PGCDC_RAW_URI": raw_uri, "PGCDC_SLOT": slot}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "capture", "--log-format", "json"],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", "capture", "--log-format", "json"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ Generates wal2json format-version 2 rows the way ``pg_logical_slot_peek_changes`
 them (shape taken from tests/fixtures/wal2json) for a sales_order-like table: inserts,
 updates and deletes, a few per transaction with their B and C rows. Then times, on the same
 rows, (a) ``orjson.loads`` of every row, the floor, and (b) the full decode through
-:class:`cdc_reader.wal2json.ColumnarDecoder` into Arrow tables. Prints changes per second
+:class:`pgcdc.cdc_reader.wal2json.ColumnarDecoder` into Arrow tables. Prints changes per second
 of both and their ratio.
 """
 
@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 import orjson
 
-from cdc_reader.wal2json import ColumnarDecoder
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, TableSpec
+from pgcdc.cdc_reader.wal2json import ColumnarDecoder
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, TableSpec
 
 TABLE = TableName("public", "sales_order")
 COLUMNS = (

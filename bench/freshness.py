@@ -3,7 +3,7 @@
     python -m bench.freshness [--seconds 120] [--every 2] [--rate 20] [--scale 1]
 
 On a throwaway PostgreSQL: the demo database (``--scale``), seeded after the slot exists,
-and a second database as the PostgreSQL warehouse. ``pipeline.service.run_follow`` runs
+and a second database as the PostgreSQL warehouse. ``pgcdc.pipeline.service.run_follow`` runs
 capture → transform → load every ``--every`` seconds in a thread of its own (local raw and
 processed stores). Once the seed is loaded, the demo workload (``--rate`` transactions/s)
 runs for ``--seconds`` and, beside it, a probe commits about once a second an update of a
@@ -32,9 +32,9 @@ import psycopg
 
 from bench.server import bench_database, database
 from bench.verdict import Goal, enforce
-from devtools.demo import init_demo, run_workload
-from pipeline import service
-from schemas.settings import Settings
+from pgcdc.devtools.demo import init_demo, run_workload
+from pgcdc.pipeline import service
+from pgcdc.schemas.settings import Settings
 
 SLOT = "bench_fresh"
 MARKER = 1_000_000  # units_sold of probe n is MARKER + n: no workload order is that large

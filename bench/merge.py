@@ -35,17 +35,17 @@ import pyarrow.parquet as pq
 
 from bench.server import bench_database
 from bench.verdict import Goal, enforce
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.state import Position, StoreStateStore
-from devtools.demo import init_demo
-from schemas import layout
-from schemas.lsn import Lsn
-from schemas.tables import TableName
-from storage import Store, open_store
-from storage.lake.raw import table_objects
-from transformer.rawlog import capture_bound
-from transformer.runner import transform
-from warehouse_loader.loader import load, open_warehouse
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.state import Position, StoreStateStore
+from pgcdc.devtools.demo import init_demo
+from pgcdc.schemas import layout
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store, open_store
+from pgcdc.storage.lake.raw import table_objects
+from pgcdc.transformer.rawlog import capture_bound
+from pgcdc.transformer.runner import transform
+from pgcdc.warehouse_loader.loader import load, open_warehouse
 
 INCREMENT = Goal("increment / full rebuild", floor=5.0, higher_is_better=False, unit=" %")
 

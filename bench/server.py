@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from devtools.localpg import LocalCluster
+from pgcdc.devtools.localpg import LocalCluster
 
 
 @contextlib.contextmanager

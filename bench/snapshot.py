@@ -25,7 +25,7 @@ import psycopg
 
 from bench.server import bench_database
 from bench.verdict import Goal, enforce
-from devtools.localpg import bindir
+from pgcdc.devtools.localpg import bindir
 
 RATIO = Goal("ratio pgcdc snapshot / COPY binary", floor=0.5, aim=0.75)
 COLUMNS = """
@@ -81,7 +81,7 @@ def pgcdc_snapshot(dsn: str, slot: str, tables: str, workers: int) -> tuple[floa
         }
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "snapshot", "--workers", str(workers)],
+            [sys.executable, "-m", "pgcdc.pipeline.cli", "snapshot", "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -2,8 +2,7 @@
 
 ``python infra/package.py`` (or ``make package``) writes, under ``dist/lambda/``:
 
-- ``pgcdc.zip``: the packages ``schemas``, ``cdc_reader``, ``transformer``,
-  ``warehouse_loader``, ``pipeline``, ``storage`` and ``readside`` at the zip's root, with their
+- ``pgcdc.zip``: the package ``pgcdc`` (stages, read side, wiring) at the zip's root, with its
   ``.sql`` and ``.json`` data files (what ``pyproject.toml`` packages), no tests, no
   ``__pycache__``, and not what only a workstation runs (``NOT_SHIPPED``);
 - ``dependencies.zip``: the runtime dependencies of ``[project].dependencies`` as a layer
@@ -105,8 +104,8 @@ TRIM_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 CODE_SUFFIXES = (".py", ".sql", ".json")
 # Packaged for a workstation, never imported by a handler: the demo and local-cluster tooling
 # and what runs the demo, and the dashboard (its Streamlit and Altair are the ``dashboard``
-# extra, not in the layer). Only pipeline.cli names them, inside the commands that use them.
-NOT_SHIPPED = ("devtools", "readside/dashboard", "pipeline/demo_run.py")
+# extra, not in the layer). Only pgcdc.pipeline.cli names them, inside the commands that use them.
+NOT_SHIPPED = ("pgcdc/devtools", "pgcdc/readside/dashboard", "pgcdc/pipeline/demo_run.py")
 
 
 class PackagingError(Exception):

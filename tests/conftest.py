@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devtools.localpg import LocalCluster
+from pgcdc.devtools.localpg import LocalCluster
 from tests.harness import PgServer, S3Server, moto_server, postgres_server
 
 pytest_plugins = ("pytester",)  # tests/unit/test_markers.py runs pytest on sample tests

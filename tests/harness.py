@@ -27,8 +27,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from devtools.localpg import LocalCluster, bindir, wal2json_installed
-from schemas.errors import ConfigurationError
+from pgcdc.devtools.localpg import LocalCluster, bindir, wal2json_installed
+from pgcdc.schemas.errors import ConfigurationError
 
 WAL2JSON_HINT = (
     "wal2json is not available to the test PostgreSQL server: install it with "

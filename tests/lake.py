@@ -8,10 +8,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.tables import TableName
-from storage import Store
-from storage.lake.raw import table_objects
-from transformer.current_state import META, current_state_sql
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store
+from pgcdc.storage.lake.raw import table_objects
+from pgcdc.transformer.current_state import META, current_state_sql
 
 
 def change_files(raw: Store, table: TableName) -> list[str]:

@@ -1,7 +1,7 @@
 """Capture without PostgreSQL: recorded wal2json output through the capture run itself.
 
 The recorded peek rows (tests/fixtures/wal2json, from ``python -m
-tests.fixtures.record_wal2json``) go through ``cdc_reader.capture``'s run (decoder, batch
+tests.fixtures.record_wal2json``) go through ``pgcdc.cdc_reader.capture``'s run (decoder, batch
 cuts, intent, data, position, acknowledge) with the in-memory state store and a raw store in
 a temporary folder. The one step that needs the server, moving the slot, is recorded
 instead. What tests expect (commit LSNs, commit times, operations per table) is read from the
@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from cdc_reader import capture
-from cdc_reader.capture import CaptureOptions, CaptureResult
-from cdc_reader.state import MemoryStateStore
-from schemas.lsn import Lsn
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, TableSpec
-from storage import Store, open_store
+from pgcdc.cdc_reader import capture
+from pgcdc.cdc_reader.capture import CaptureOptions, CaptureResult
+from pgcdc.cdc_reader.state import MemoryStateStore
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, TableSpec
+from pgcdc.storage import Store, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wal2json"
 SLOT = "recorded"

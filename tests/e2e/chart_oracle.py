@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from readside.dashboard import worldmap
+from pgcdc.readside.dashboard import worldmap
 from tests.e2e.page_charts import Chart, bars, keyed, map_layers, month_line
 
 Query = Callable[..., list[tuple[Any, ...]]]

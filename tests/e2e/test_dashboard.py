@@ -35,12 +35,12 @@ import duckdb
 import psycopg
 import pytest
 
-from devtools.demo import init_demo
-from pipeline import config, service
-from schemas.lsn import Lsn
-from schemas.settings import Settings
-from storage import open_store
-from storage.lake.processed import committed_batches
+from pgcdc.devtools.demo import init_demo
+from pgcdc.pipeline import config, service
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.settings import Settings
+from pgcdc.storage import open_store
+from pgcdc.storage.lake.processed import committed_batches
 from tests.e2e.artefacts import folder, png_size
 from tests.e2e.chart_oracle import (
     SourceFigures,
@@ -141,7 +141,7 @@ def dashboard(settings: Settings, tmp_path: Path) -> Iterator[str]:
         HOME=str(tmp_path / "home"),  # Streamlit keeps a machine id there
     )
     log = (tmp_path / "dashboard.log").open("wb")
-    command = [sys.executable, "-m", "pipeline.cli", "dashboard", "--port", str(port)]
+    command = [sys.executable, "-m", "pgcdc.pipeline.cli", "dashboard", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--refresh", str(REFRESH_SECONDS), "--log-format", "text"],
         env=env,
@@ -406,8 +406,8 @@ def test_empty_warehouse_says_what_fills_it(
 def test_reader_waits_out_then_reports_a_writer_lock(tmp_path: Path) -> None:
     """A DuckDB file held read-write by another process (a load): the read retries, then fails
     with a transient error naming the file; once released, the same read works."""
-    from readside.dashboard.figures import read_figures
-    from schemas.errors import TransientError
+    from pgcdc.readside.dashboard.figures import read_figures
+    from pgcdc.schemas.errors import TransientError
 
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:

@@ -35,7 +35,7 @@ def data_dir() -> Iterator[Path]:
 
 
 def _pgcdc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", *args]
+    return [sys.executable, "-m", "pgcdc.pipeline.cli", *args]
 
 
 def test_demo_run_end_to_end(data_dir: Path) -> None:
@@ -130,7 +130,7 @@ def _check_closing_block(out: str, data_dir: Path, port: int, env: dict[str, str
     for name, row in shows.items():
         words = commands[name]
         run = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *words[1:]],
+            [sys.executable, "-m", "pgcdc.pipeline.cli", *words[1:]],
             env=env,
             capture_output=True,
             text=True,

@@ -47,10 +47,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from devtools.demo import init_demo, run_workload
-from pipeline import config, service
-from schemas import layout
-from storage import open_store
+from pgcdc.devtools.demo import init_demo, run_workload
+from pgcdc.pipeline import config, service
+from pgcdc.schemas import layout
+from pgcdc.storage import open_store
 from tests.e2e.artefacts import png_size, recording_problems
 from tests.e2e.doc_blocks import (
     Block,

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devtools.localpg import free_port
+from pgcdc.devtools.localpg import free_port
 from tests.harness import S3Server
 
 REPO = Path(__file__).resolve().parents[2]

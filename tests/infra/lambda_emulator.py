@@ -7,7 +7,7 @@ that only echoes canned responses. So the default backend is kept and
 :func:`route_lambda_to_handlers` replaces the one method that runs a function,
 ``moto.awslambda.models.LambdaFunction.invoke`` (what ``LambdaBackend.invoke`` calls with
 the stored function, its configuration included), so the function's own ``Handler``
-(``pipeline.handlers.capture_handler``...) is imported and called here, with the function's
+(``pgcdc.pipeline.handlers.capture_handler``...) is imported and called here, with the function's
 environment variables as Terraform set them, a Lambda-like context, and a Lambda-like reply:
 the handler's return value as JSON, or ``FunctionError: Unhandled`` with ``errorType`` (the
 exception's class name) and ``errorMessage``. As on Lambda, a function runs with temporary
@@ -42,7 +42,7 @@ import boto3
 import pytest
 import requests
 
-from devtools.localpg import free_port
+from pgcdc.devtools.localpg import free_port
 
 _LOCK = threading.Lock()
 

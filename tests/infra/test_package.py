@@ -155,15 +155,17 @@ def test_layer_holds_the_runtimes_binaries(build: Build) -> None:
 def test_code_zip_holds_the_packages_and_their_sql(build: Build) -> None:
     with zipfile.ZipFile(build.code) as archive:
         names = set(archive.namelist())
-    entry = "pipeline/handlers.py" if (REPO / "pipeline" / "handlers.py").exists() else None
-    assert (entry or "pipeline/service.py") in names
-    sql = {p.relative_to(REPO).as_posix() for p in (REPO / "transformer" / "sql").glob("*.sql")}
+    assert "pgcdc/pipeline/handlers.py" in names  # what the functions' handlers name
+    sql = {p.relative_to(REPO).as_posix() for p in REPO.glob("pgcdc/transformer/sql/*.sql")}
     assert sql and sql <= names
-    audits = {p.relative_to(REPO).as_posix() for p in REPO.glob("warehouse_loader/audits/*.sql")}
-    assert audits <= names
+    audits = {
+        p.relative_to(REPO).as_posix() for p in REPO.glob("pgcdc/warehouse_loader/audits/*.sql")
+    }
+    assert audits and audits <= names
     assert not [n for n in names if n.startswith("tests/") or "/tests/" in n]
-    top = {n.split("/", 1)[0] for n in names}
-    assert top == {
+    assert {n.split("/", 1)[0] for n in names} == {"pgcdc"}
+    shipped = {n.split("/")[1] for n in names if n.count("/") >= 2}
+    assert shipped == {
         "schemas",
         "cdc_reader",
         "transformer",
@@ -178,11 +180,11 @@ def test_code_zip_holds_no_workstation_tooling(build: Build) -> None:
     """The demo, the local cluster and the dashboard stay out of what Lambda runs."""
     with zipfile.ZipFile(build.code) as archive:
         names = archive.namelist()
-    assert "readside/status.py" in names  # the read side the handlers use is there
+    assert "pgcdc/readside/status.py" in names  # the read side the handlers use is there
     shipped = [
         n
         for n in names
-        if n.startswith(("devtools/", "readside/dashboard/"))
+        if n.startswith(("pgcdc/devtools/", "pgcdc/readside/dashboard/"))
         or any(word in n for word in ("demo", "localpg", "streamlit"))
     ]
     assert shipped == []
@@ -221,9 +223,10 @@ import json, sys, tempfile
 import pyarrow as pa, pyarrow.compute, pyarrow.csv, pyarrow.fs, pyarrow.parquet as pq
 import duckdb, psycopg, pydantic, pydantic_settings, orjson, tenacity, rich.progress
 import {handlers} as handlers
-import cdc_reader.capture, cdc_reader.snapshot, transformer.runner, warehouse_loader.loader
-import pipeline.cli, readside.status, readside.query
-from transformer.targets import iso_4217
+import pgcdc.cdc_reader.capture, pgcdc.cdc_reader.snapshot, pgcdc.transformer.runner
+import pgcdc.warehouse_loader.loader, pgcdc.pipeline.cli
+import pgcdc.readside.status, pgcdc.readside.query
+from pgcdc.transformer.targets import iso_4217
 from importlib.util import find_spec
 
 path = tempfile.mkdtemp() + "/t.parquet"
@@ -234,7 +237,7 @@ print(json.dumps({{
     "psycopg_impl": psycopg.pq.__impl__,
     "currencies": iso_4217().num_rows,
     "s3": hasattr(pyarrow.fs, "S3FileSystem"),
-    "absent": [m for m in ("devtools", "readside.dashboard") if find_spec(m) is None],
+    "absent": [m for m in ("pgcdc.devtools", "pgcdc.readside.dashboard") if find_spec(m) is None],
     "files": {{m: sys.modules[m].__file__ for m in ("pyarrow", "duckdb", "psycopg", "{handlers}")}},
 }}))
 """
@@ -246,9 +249,7 @@ def test_handlers_import_under_python312(unpacked: tuple[Path, Path]) -> None:
     if interpreter is None:
         pytest.skip("no CPython 3.12 on this machine: only compileall was checked")
     task, layer = unpacked
-    handlers = (
-        "pipeline.handlers" if (task / "pipeline" / "handlers.py").exists() else "pipeline.service"
-    )
+    handlers = "pgcdc.pipeline.handlers"
     result = subprocess.run(
         [interpreter, "-S", "-c", IMPORT_CHECK.format(handlers=handlers)],
         env={"PYTHONPATH": f"{task}{os.pathsep}{layer}", "PATH": os.environ["PATH"]},
@@ -264,6 +265,9 @@ def test_handlers_import_under_python312(unpacked: tuple[Path, Path]) -> None:
     assert report["psycopg_impl"] == "binary"
     assert report["currencies"] > 100  # pycountry's ISO 4217 data survived the trimming
     assert report["s3"]
-    assert report["absent"] == ["devtools", "readside.dashboard"]  # imported without them
+    assert report["absent"] == [
+        "pgcdc.devtools",
+        "pgcdc.readside.dashboard",
+    ]  # imported without them
     for module, file in report["files"].items():
         assert Path(file).is_relative_to(task) or Path(file).is_relative_to(layer), module

@@ -31,7 +31,7 @@ import boto3
 import psycopg
 import pytest
 
-from pipeline import handlers
+from pgcdc.pipeline import handlers
 from tests.harness import PgServer
 from tests.infra.api_calls import ApiCall, CallRecorder, IamRequest, Names, recording
 from tests.infra.conftest import Terraform
@@ -136,8 +136,10 @@ def monkeymodule() -> Iterator[pytest.MonkeyPatch]:
 def _package(path: Path) -> Path:
     """Terraform needs a zip; the emulator runs the handlers from this checkout instead."""
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("pipeline/__init__.py", "")
-        archive.writestr("pipeline/handlers.py", "# stand-in: see tests/infra/lambda_emulator.py\n")
+        archive.writestr("pgcdc/pipeline/__init__.py", "")
+        archive.writestr(
+            "pgcdc/pipeline/handlers.py", "# stand-in: see tests/infra/lambda_emulator.py\n"
+        )
     return path
 
 

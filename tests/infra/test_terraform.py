@@ -70,8 +70,8 @@ def _build_package(path: Path) -> Path:
         f"def {step}_handler(event, context):\n    return {{'step': '{step}'}}\n" for step in STEPS
     )
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("pipeline/__init__.py", "")
-        archive.writestr("pipeline/handlers.py", handlers)
+        archive.writestr("pgcdc/pipeline/__init__.py", "")
+        archive.writestr("pgcdc/pipeline/handlers.py", handlers)
     return path
 
 
@@ -139,7 +139,7 @@ def test_functions_have_their_handlers_settings_and_own_roles(
     policies = {}
     for step in STEPS:
         fn = lam.get_function_configuration(FunctionName=deployment.outputs["function_names"][step])
-        assert fn["Handler"] == f"pipeline.handlers.{step}_handler"
+        assert fn["Handler"] == f"pgcdc.pipeline.handlers.{step}_handler"
         assert fn["Runtime"] == "python3.12"
         assert fn["Architectures"] == ["x86_64"]
         assert fn["Role"] == deployment.outputs["function_role_arns"][step]

@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from schemas.tables import TableName
-from storage import Store, open_store
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store, open_store
 from tests.conftest import S3Location
 from tests.lake import reconstruct, source_rows
 
@@ -83,7 +83,7 @@ def pgcdc(
     """Run the pgcdc command line in a process of its own, logging JSON lines (what the
     tests read) unless ``env`` says otherwise."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", *args],
         env={**os.environ, **JSON_LOGS, **env},
         capture_output=True,
         text=True,
@@ -120,7 +120,7 @@ class Following:
 
     def __enter__(self) -> Following:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", *self.args],
+            [sys.executable, "-m", "pgcdc.pipeline.cli", *self.args],
             env={**os.environ, **JSON_LOGS, **self.env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@
 The source records every version of every row itself: an audit trigger on each demo table
 writes ``OLD``/``NEW`` as JSON with the transaction id into ``oracle.audit`` (a schema the
 capture leaves out). The expected warehouse is then computed here, in PostgreSQL SQL written
-from the reference model (``reference/totesys.md``), not from ``transformer/sql``:
+from the reference model (``reference/totesys.md``), not from ``pgcdc/transformer/sql``:
 
 - facts: one row per recorded version (an insert's or update's ``NEW``; a delete's ``OLD``,
   marked deleted; a key-changing update also ends the old key with its ``OLD``, marked
@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from schemas.tables import TableFilter
+from pgcdc.schemas.tables import TableFilter
 from tests.integration.capture_support import DEMO_TABLES
 
 AUDIT_SCHEMA = "oracle"
@@ -187,10 +187,10 @@ def install_audit(conn: psycopg.Connection[Any], tables: Sequence[str] = DEMO_TA
 
 def seed_demo_with_audit(dsn: str, *, scale: float, seed: int = 42) -> None:
     """The demo schema, the audit trigger on it, then the demo's generated history."""
-    from devtools.demo.catalog import TABLES
-    from devtools.demo.generator import generate
-    from devtools.demo.install import create_schema
-    from devtools.demo.loader import copy_rows, restart_sequence
+    from pgcdc.devtools.demo.catalog import TABLES
+    from pgcdc.devtools.demo.generator import generate
+    from pgcdc.devtools.demo.install import create_schema
+    from pgcdc.devtools.demo.loader import copy_rows, restart_sequence
 
     with psycopg.connect(dsn) as conn, conn.transaction():
         create_schema(conn, reset=False)

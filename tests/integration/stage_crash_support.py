@@ -25,15 +25,15 @@ from typing import Any
 
 import psycopg
 
-from devtools.demo import run_workload
-from schemas.processed import BATCH_PREFIX, Batch
-from storage import Store, open_store
-from storage.lake.processed import committed_batches
+from pgcdc.devtools.demo import run_workload
+from pgcdc.schemas.processed import BATCH_PREFIX, Batch
+from pgcdc.storage import Store, open_store
+from pgcdc.storage.lake.processed import committed_batches
+from pgcdc.transformer.model import load_model
+from pgcdc.transformer.runner import transform
 from tests.integration.capture_support import settings_env
 from tests.integration.oracle import assert_warehouse_equals_oracle
 from tests.integration.warehouse_support import Pipeline, demo_pipeline, warehouse_digest
-from transformer.model import load_model
-from transformer.runner import transform
 
 ROUNDS = 6
 TRANSACTIONS_PER_ROUND = 40
@@ -268,7 +268,7 @@ class StageProcess:
 
     def __init__(self, command: str, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", command, "--log-format", "json"],
+            [sys.executable, "-m", "pgcdc.pipeline.cli", command, "--log-format", "json"],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

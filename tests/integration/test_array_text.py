@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cdc_reader.codec import array_depth, parse_array
+from pgcdc.cdc_reader.codec import array_depth, parse_array
 from tests.fixtures.record_wal2json import session
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ import psycopg
 import pyarrow.compute as pc
 import pytest
 
-from cdc_reader.capture import CaptureOptions, drain
-from devtools.demo import init_demo, run_workload
-from schemas.tables import TableName
-from storage import Store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.devtools.demo import init_demo, run_workload
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store
 from tests.integration.capture_support import (
     DEMO_TABLES,
     assert_lake_equals_source,

@@ -13,10 +13,10 @@ import psycopg
 import pyarrow.compute as pc
 import pytest
 
-from schemas.faults import CAPTURE_POINTS as POINTS
-from schemas.faults import CRASH_EXIT_CODE
-from schemas.tables import TableName
-from storage import Store
+from pgcdc.schemas.faults import CAPTURE_POINTS as POINTS
+from pgcdc.schemas.faults import CRASH_EXIT_CODE
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store
 from tests.integration.capture_support import (
     assert_lake_equals_source,
     make_store,

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from devtools.localpg import LocalCluster, bindir
-from schemas.tables import TableName
-from storage import Store
+from pgcdc.devtools.localpg import LocalCluster, bindir
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store
 from tests.harness import extra_cluster
 from tests.integration.capture_support import (
     assert_lake_equals_source,

@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cdc_reader.capture import CaptureOptions, drain
-from schemas.tables import TableFilter, TableName
-from storage import Store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.schemas.tables import TableFilter, TableName
+from pgcdc.storage import Store
 from tests.integration.capture_support import (
     Following,
     assert_lake_equals_source,

@@ -24,7 +24,7 @@ def check(dsn: str, slot: str, raw_uri: str, *flags: str) -> subprocess.Complete
     if raw_uri.startswith("s3://"):
         env["PGCDC_S3_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "check", *flags],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", "check", *flags],
         env=env,
         capture_output=True,
         text=True,

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from storage import open_store
+from pgcdc.storage import open_store
 from tests.integration.capture_support import settings_env
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -53,7 +53,7 @@ def _run_on_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
     without the terminal's escape sequences)."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", *args],
         env=env,
         stdin=follower,
         stdout=follower,

@@ -7,11 +7,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline import config, service
-from schemas.errors import ConfigurationError
-from storage import open_store
+from pgcdc.pipeline import config, service
+from pgcdc.schemas.errors import ConfigurationError
+from pgcdc.storage import open_store
+from pgcdc.transformer.model import load_model
 from tests.integration.warehouse_support import Pipeline
-from transformer.model import load_model
 
 # no module-wide kind: tests/conftest.py makes the tests on the services integration tests
 

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from devtools.demo import DemoSummary, init_demo
-from schemas.errors import ConfigurationError
+from pgcdc.devtools.demo import DemoSummary, init_demo
+from pgcdc.schemas.errors import ConfigurationError
 from tests.harness import PgServer
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from devtools.demo import init_demo
+from pgcdc.devtools.demo import init_demo
 
 pytestmark = pytest.mark.integration
 

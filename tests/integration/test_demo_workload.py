@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from devtools.demo import WorkloadSummary, init_demo, run_workload
-from schemas.errors import ConfigurationError
+from pgcdc.devtools.demo import WorkloadSummary, init_demo, run_workload
+from pgcdc.schemas.errors import ConfigurationError
 from tests.harness import PgServer
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.errors import TransientError
-from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+from pgcdc.schemas.errors import TransientError
+from pgcdc.warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.unit  # DuckDB files and processes of its own: no service
 
@@ -63,7 +63,7 @@ def test_status_reads_the_load_position_once_a_load_lets_go(tmp_path: Path) -> N
     """`pgcdc status` during a load waits for the file instead of reporting nothing loaded."""
     import duckdb
 
-    from readside import status
+    from pgcdc.readside import status
 
     path = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(path))

@@ -12,9 +12,9 @@ import duckdb
 import psycopg
 import pytest
 
-from schemas.lsn import Lsn
-from schemas.processed import BATCH_PREFIX
-from storage import open_store
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.processed import BATCH_PREFIX
+from pgcdc.storage import open_store
 from tests.integration.capture_support import pgcdc, settings_env
 
 pytestmark = pytest.mark.integration

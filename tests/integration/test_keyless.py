@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from devtools.localpg import bindir
-from readside.query import open_session
-from storage import open_store
+from pgcdc.devtools.localpg import bindir
+from pgcdc.readside.query import open_session
+from pgcdc.storage import open_store
 from tests.integration.warehouse_support import Pipeline
 
 pytestmark = pytest.mark.integration

@@ -14,18 +14,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.dropped import spec_from_raw
-from readside import query
-from readside.status import pipeline_status
-from schemas import layout
-from schemas.settings import Settings
-from schemas.tables import TableName
-from storage import open_store
-from storage.lake.processed import latest_batch
-from storage.lake.raw import captured_tables, table_objects
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.dropped import spec_from_raw
+from pgcdc.readside import query
+from pgcdc.readside.status import pipeline_status
+from pgcdc.schemas import layout
+from pgcdc.schemas.settings import Settings
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import open_store
+from pgcdc.storage.lake.processed import latest_batch
+from pgcdc.storage.lake.raw import captured_tables, table_objects
+from pgcdc.transformer.runner import transform
 from tests.lake import reconstruct, source_rows
-from transformer.runner import transform
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from schemas.errors import TransientError
-from schemas.processed import Output
-from warehouse_loader.postgres_warehouse import PostgresWarehouse
+from pgcdc.schemas.errors import TransientError
+from pgcdc.schemas.processed import Output
+from pgcdc.warehouse_loader.postgres_warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
 

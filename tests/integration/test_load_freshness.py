@@ -15,14 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from readside import status
-from schemas.processed import batch_key
-from schemas.settings import Settings
-from schemas.tables import TableName
-from storage import open_store
+from pgcdc.readside import status
+from pgcdc.schemas.processed import batch_key
+from pgcdc.schemas.settings import Settings
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import open_store
+from pgcdc.transformer.batches import latest_batch, read_batch
 from tests.integration.warehouse_support import Pipeline
 from tests.lake import changes
-from transformer.batches import latest_batch, read_batch
 
 pytestmark = pytest.mark.integration
 

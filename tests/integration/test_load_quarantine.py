@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from storage import open_store
+from pgcdc.storage import open_store
 from tests.integration.capture_support import pgcdc, settings_env
 from tests.integration.warehouse_support import Pipeline
 

@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.snapshot import SnapshotOptions, snapshot
-from schemas import layout
-from schemas.tables import TableFilter, TableName
-from storage import Store, open_store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.snapshot import SnapshotOptions, snapshot
+from pgcdc.schemas import layout
+from pgcdc.schemas.tables import TableFilter, TableName
+from pgcdc.storage import Store, open_store
 from tests.fixtures.record_wal2json import session
 
 pytestmark = pytest.mark.integration

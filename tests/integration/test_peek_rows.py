@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from cdc_reader import reader
-from cdc_reader.source import connect
+from pgcdc.cdc_reader import reader
+from pgcdc.cdc_reader.source import connect
 from tests.fixtures.record_wal2json import peek
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ Through the command line in a process of its own, against the real test server:
   75, the "try again" code) after one attempt, with one ERROR line naming the raw store and
   the path, and no line about a retry or a lost connection;
 - a closed port makes ``pgcdc capture`` log one WARNING per wait naming ``host:port`` (never
-  the password), within the documented bound (:data:`pipeline.service.UNREACHABLE_ATTEMPTS`:
+  the password), within the documented bound (:data:`pgcdc.pipeline.service.UNREACHABLE_ATTEMPTS`:
   3 tries, waits of 1 s and 2 s), then one ERROR line and exit 75;
 - an unknown host name and a database that does not exist fail at once with exit 1 (a wrong
   password is tests/integration/test_capture_errors.py's).

@@ -20,15 +20,15 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from cdc_reader import pgoutput
-from cdc_reader.codec import to_arrow
-from cdc_reader.pgoutput import UNCHANGED, Begin, Commit, Event, Message, Relation
-from cdc_reader.replication import pg_clock
-from cdc_reader.wal2json import ColumnarDecoder
-from schemas.lsn import Lsn
-from schemas.pgtypes import KINDS, column_type
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, TableSpec
+from pgcdc.cdc_reader import pgoutput
+from pgcdc.cdc_reader.codec import to_arrow
+from pgcdc.cdc_reader.pgoutput import UNCHANGED, Begin, Commit, Event, Message, Relation
+from pgcdc.cdc_reader.replication import pg_clock
+from pgcdc.cdc_reader.wal2json import ColumnarDecoder
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.pgtypes import KINDS, column_type
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, TableSpec
 from tests.fixtures.record_wal2json import EVERY_TYPE_ROWS, SETUP, peek, session, table_spec
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from schemas.processed import Output
-from warehouse_loader.postgres_warehouse import PostgresWarehouse
+from pgcdc.schemas.processed import Output
+from pgcdc.warehouse_loader.postgres_warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from cdc_reader import preflight
-from cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
-from devtools.localpg import LocalCluster, server_settings_known
-from schemas.tables import TableFilter
+from pgcdc.cdc_reader import preflight
+from pgcdc.cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
+from pgcdc.devtools.localpg import LocalCluster, server_settings_known
+from pgcdc.schemas.tables import TableFilter
 from tests.harness import PgServer, extra_cluster
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from readside.query import Session, open_session
-from schemas.tables import TableName
-from storage import Store, open_store
+from pgcdc.readside.query import Session, open_session
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store, open_store
 from tests.integration.capture_support import make_store, pgcdc, settings_env
 from tests.lake import source_rows
 
@@ -297,7 +297,7 @@ def pgcdc_input(env: dict[str, str], text: str, *args: str) -> Any:
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "query", *args],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", "query", *args],
         env={**os.environ, **env},
         input=text,
         capture_output=True,

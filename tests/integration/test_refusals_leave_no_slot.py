@@ -15,11 +15,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.snapshot import SnapshotOptions, snapshot
-from schemas.errors import PgcdcError, SourceError, StorageDeniedError
-from schemas.tables import TableFilter, TableName
-from storage import Store, open_store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.snapshot import SnapshotOptions, snapshot
+from pgcdc.schemas.errors import PgcdcError, SourceError, StorageDeniedError
+from pgcdc.schemas.tables import TableFilter, TableName
+from pgcdc.storage import Store, open_store
 from tests.harness import PgServer
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from cdc_reader import pgoutput
-from cdc_reader.replication import ReplicationStream, XLogData
-from schemas.errors import SourceError, TransientError
-from schemas.lsn import Lsn
+from pgcdc.cdc_reader import pgoutput
+from pgcdc.cdc_reader.replication import ReplicationStream, XLogData
+from pgcdc.schemas.errors import SourceError, TransientError
+from pgcdc.schemas.lsn import Lsn
 
 pytestmark = pytest.mark.integration
 

@@ -53,7 +53,7 @@ def test_follow_loads_new_commits_and_stops_on_sigterm(
         "PGCDC_SLOT": p.slot,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "run", "--follow", "--every", "1"],
+        [sys.executable, "-m", "pgcdc.pipeline.cli", "run", "--follow", "--every", "1"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

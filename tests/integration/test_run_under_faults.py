@@ -11,8 +11,8 @@ import boto3
 import psycopg
 import pytest
 
-from devtools.demo import init_demo, run_workload
-from storage import open_store
+from pgcdc.devtools.demo import init_demo, run_workload
+from pgcdc.storage import open_store
 from tests.conftest import S3Location
 from tests.faultproxy import FAULT_KINDS, FaultPlan, FaultProxy, fault_proxy
 from tests.harness import S3Server

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from storage import open_store
+from pgcdc.storage import open_store
 from tests.integration.warehouse_support import Pipeline
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import boto3
 import psycopg
 import pytest
 
-from pipeline import config
-from schemas.errors import ConfigurationError
+from pgcdc.pipeline import config
+from pgcdc.schemas.errors import ConfigurationError
 from tests.harness import S3Server
 
 pytestmark = pytest.mark.integration

@@ -12,14 +12,14 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.snapshot import SnapshotOptions, snapshot
-from devtools.demo import init_demo, run_workload
-from schemas import layout
-from schemas.errors import SourceError
-from schemas.faults import CRASH_EXIT_CODE, Point
-from schemas.tables import TableName
-from storage import Store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.snapshot import SnapshotOptions, snapshot
+from pgcdc.devtools.demo import init_demo, run_workload
+from pgcdc.schemas import layout
+from pgcdc.schemas.errors import SourceError
+from pgcdc.schemas.faults import CRASH_EXIT_CODE, Point
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store
 from tests.harness import PgServer
 from tests.integration.capture_support import (
     DEMO_TABLES,

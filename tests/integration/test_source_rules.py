@@ -14,12 +14,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
-from cdc_reader.snapshot import SnapshotOptions, snapshot
-from schemas.errors import SourceError
-from schemas.tables import TableFilter, TableName
-from storage import Store, open_store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
+from pgcdc.cdc_reader.snapshot import SnapshotOptions, snapshot
+from pgcdc.schemas.errors import SourceError
+from pgcdc.schemas.tables import TableFilter, TableName
+from pgcdc.storage import Store, open_store
 from tests.harness import PgServer
 from tests.lake import changes
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from schemas.faults import CRASH_EXIT_CODE, Point
-from storage import Store, open_store
+from pgcdc.schemas.faults import CRASH_EXIT_CODE, Point
+from pgcdc.storage import Store, open_store
+from pgcdc.transformer.runner import transform
 from tests.harness import PgServer
 from tests.integration.capture_support import pgcdc
 from tests.integration.stage_crash_support import (
@@ -46,7 +47,6 @@ from tests.integration.stage_crash_support import (
     stage_env,
 )
 from tests.integration.warehouse_support import Pipeline, warehouse_digest
-from transformer.runner import transform
 
 pytestmark = pytest.mark.integration
 

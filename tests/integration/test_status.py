@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from schemas.tables import TableName
-from storage import Store, open_store
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store, open_store
 from tests.integration.capture_support import pgcdc, settings_env
 from tests.lake import changes
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from storage import Store, open_store
+from pgcdc.storage import Store, open_store
 from tests.conftest import S3Location
 
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from schemas.errors import StorageError
-from storage import Store, open_store, retries
-from storage.uploads import Uploads
+from pgcdc.schemas.errors import StorageError
+from pgcdc.storage import Store, open_store, retries
+from pgcdc.storage.uploads import Uploads
 from tests.conftest import S3Location
 from tests.faultproxy import FAULT_KINDS, FaultPlan, FaultProxy, fault_proxy
 

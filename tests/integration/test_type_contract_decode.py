@@ -19,17 +19,17 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
-from cdc_reader.capture import CaptureOptions, drain
-from cdc_reader.codec import parse_array
-from cdc_reader.dropped import spec_from_raw
-from cdc_reader.snapshot import SnapshotOptions, snapshot
-from cdc_reader.tablebatch import NONFINITE_COLUMN
-from cdc_reader.wal2json import ColumnarDecoder
-from schemas import layout
-from schemas.pgtypes import PgKind, PgType, column_type
-from schemas.tables import TableFilter, TableName
-from schemas.tablespec import ColumnSpec, TableSpec
-from storage import open_store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.cdc_reader.codec import parse_array
+from pgcdc.cdc_reader.dropped import spec_from_raw
+from pgcdc.cdc_reader.snapshot import SnapshotOptions, snapshot
+from pgcdc.cdc_reader.tablebatch import NONFINITE_COLUMN
+from pgcdc.cdc_reader.wal2json import ColumnarDecoder
+from pgcdc.schemas import layout
+from pgcdc.schemas.pgtypes import PgKind, PgType, column_type
+from pgcdc.schemas.tables import TableFilter, TableName
+from pgcdc.schemas.tablespec import ColumnSpec, TableSpec
+from pgcdc.storage import open_store
 from tests.fixtures.record_wal2json import EVERY_TYPE_ROWS, SETUP, peek, session, table_spec
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.pgtypes import KINDS
+from pgcdc.schemas.pgtypes import KINDS
 from tests.fixtures.record_wal2json import session
 
 pytestmark = pytest.mark.integration

@@ -148,7 +148,7 @@ def test_replays_and_a_crash_before_commit_change_nothing(
     workload(p, 0.5, seed=9)
     p.capture()
     assert p.transform().run == 2
-    from warehouse_loader import statements
+    from pgcdc.warehouse_loader import statements
 
     def boom(*args: object, **kwargs: object) -> str:
         raise RuntimeError("crash before commit")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from cdc_reader.snapshot import SnapshotOptions, snapshot
-from devtools.demo import run_workload
-from schemas.tables import TableName
-from storage import open_store
+from pgcdc.cdc_reader.snapshot import SnapshotOptions, snapshot
+from pgcdc.devtools.demo import run_workload
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import open_store
 from tests.integration.oracle import LEAVE_OUT, assert_warehouse_equals_oracle, seed_demo_with_audit
 from tests.integration.warehouse_support import Pipeline
 

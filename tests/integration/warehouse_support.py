@@ -9,14 +9,14 @@ from typing import Any
 
 import psycopg
 
-from cdc_reader.capture import CaptureOptions, drain
-from devtools.demo import init_demo, run_workload
-from schemas.tables import TableFilter
-from storage import Store, open_store
+from pgcdc.cdc_reader.capture import CaptureOptions, drain
+from pgcdc.devtools.demo import init_demo, run_workload
+from pgcdc.schemas.tables import TableFilter
+from pgcdc.storage import Store, open_store
+from pgcdc.transformer.runner import TransformResult, transform
+from pgcdc.warehouse_loader.loader import LoadResult, load, open_warehouse
+from pgcdc.warehouse_loader.warehouse import Warehouse
 from tests.integration.oracle import LEAVE_OUT, seed_demo_with_audit
-from transformer.runner import TransformResult, transform
-from warehouse_loader.loader import LoadResult, load, open_warehouse
-from warehouse_loader.warehouse import Warehouse
 
 
 @dataclass

@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from transformer.arrowsql import arrow_query
+from pgcdc.transformer.arrowsql import arrow_query
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> set[str]:

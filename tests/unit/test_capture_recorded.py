@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cdc_reader.state import Intent, MemoryStateStore
-from schemas import layout
-from schemas.tables import TableName
+from pgcdc.cdc_reader.state import Intent, MemoryStateStore
+from pgcdc.schemas import layout
+from pgcdc.schemas.tables import TableName
 from tests.recorded_capture import SLOT, data_keys, run_capture, stored_ops, transactions
 
 pytestmark = pytest.mark.unit

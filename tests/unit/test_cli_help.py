@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from cdc_reader.capture import CaptureOptions
-from pipeline.cli import build_parser
+from pgcdc.cdc_reader.capture import CaptureOptions
+from pgcdc.pipeline.cli import build_parser
 
 pytestmark = pytest.mark.unit
 

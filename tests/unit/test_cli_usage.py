@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.cli import build_parser
+from pgcdc.pipeline.cli import build_parser
 
 pytestmark = pytest.mark.unit
 

@@ -2,9 +2,10 @@
 
 Read from the source, nothing imported: a listing of a store, a parse of a store key, a
 record decoded from JSON, or the raw objects' Parquet metadata read outside its home fails
-here, naming the file and line. The homes: the keys and records in ``schemas/layout.py``,
-``schemas/processed.py`` and ``schemas/records.py``; the listing, the newest-record walk and
-the reads in the lake layer ``storage/lake/``; the Parquet metadata in ``schemas/pgtypes.py``.
+here, naming the file and line. The homes (under ``pgcdc/``): the keys and records in
+``schemas/layout.py``, ``schemas/processed.py`` and ``schemas/records.py``; the listing, the
+newest-record walk and the reads in the lake layer ``storage/lake/``; the Parquet metadata in
+``schemas/pgtypes.py``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from tests.unit.test_import_graph import ROOT, packages
 
 pytestmark = pytest.mark.unit
 
-KEY_HOMES = ("schemas/layout.py", "schemas/processed.py")
-LAKE = ("storage/store.py", "storage/lake/")
+KEY_HOMES = ("pgcdc/schemas/layout.py", "pgcdc/schemas/processed.py")
+LAKE = ("pgcdc/storage/store.py", "pgcdc/storage/lake/")
 
 RULES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     # what is done, how it shows in the source, where alone it may be done
@@ -30,15 +31,15 @@ RULES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
             r"\bparse_(data_key|batch_key|batch_folder|processed_key|table_folder)\("
             r"|\breadable_objects\("
         ),
-        (*KEY_HOMES, "storage/lake/"),
+        (*KEY_HOMES, "pgcdc/storage/lake/"),
     ),
     "decodes a record": (
         re.compile(r"\bmodel_validate(_json)?\(|\bparse_record\("),
-        ("schemas/records.py", "schemas/processed.py", "storage/lake/"),
+        ("pgcdc/schemas/records.py", "pgcdc/schemas/processed.py", "pgcdc/storage/lake/"),
     ),
     "reads the raw objects' Parquet metadata": (
         re.compile(r"\bSOURCE_(KEY|TYPES|ARRAY_DIMS)_KEY\b"),
-        ("schemas/pgtypes.py",),
+        ("pgcdc/schemas/pgtypes.py",),
     ),
 }
 
@@ -70,11 +71,11 @@ def test_every_contract_is_read_only_in_its_home() -> None:
 @pytest.mark.parametrize(
     ("where", "line"),
     [
-        ("transformer/rawlog.py", "keys = raw.list_keys(prefix)"),
-        ("readside/status.py", "found = newest_key(raw, prefix)"),
-        ("warehouse_loader/loader.py", "run = parse_batch_key(key)"),
-        ("warehouse_loader/warehouse.py", "output = Output.model_validate_json(text)"),
-        ("readside/query.py", "key = json.loads(metadata[SOURCE_KEY_KEY])"),
+        ("pgcdc/transformer/rawlog.py", "keys = raw.list_keys(prefix)"),
+        ("pgcdc/readside/status.py", "found = newest_key(raw, prefix)"),
+        ("pgcdc/warehouse_loader/loader.py", "run = parse_batch_key(key)"),
+        ("pgcdc/warehouse_loader/warehouse.py", "output = Output.model_validate_json(text)"),
+        ("pgcdc/readside/query.py", "key = json.loads(metadata[SOURCE_KEY_KEY])"),
     ],
 )
 def test_a_read_outside_its_home_is_found(where: str, line: str) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from readside import status
-from readside.dashboard import health
-from schemas.settings import Settings
+from pgcdc.readside import status
+from pgcdc.readside.dashboard import health
+from pgcdc.schemas.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from readside.dashboard import health, server
-from schemas.errors import ConfigurationError
-from schemas.settings import Settings
+from pgcdc.readside.dashboard import health, server
+from pgcdc.schemas.errors import ConfigurationError
+from pgcdc.schemas.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import DecodeError
-from schemas.lsn import Lsn
+from pgcdc.schemas.errors import DecodeError
+from pgcdc.schemas.lsn import Lsn
 
 
 @pytest.mark.parametrize("given", ["16/B374D848", Lsn.parse("16/B374D848")])

@@ -8,9 +8,9 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from devtools.demo.catalog import TABLES
-from devtools.demo.clock import OfficeClock
-from devtools.demo.generator import generate
+from pgcdc.devtools.demo.catalog import TABLES
+from pgcdc.devtools.demo.clock import OfficeClock
+from pgcdc.devtools.demo.generator import generate
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from devtools.demo.changes import Changes
-from devtools.demo.workload import MIX, WorkloadSummary, choose_operations
+from pgcdc.devtools.demo.changes import Changes
+from pgcdc.devtools.demo.workload import MIX, WorkloadSummary, choose_operations
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+from pgcdc.warehouse_loader.duckdb_warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.unit
 

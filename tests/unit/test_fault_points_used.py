@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.faults import Point
+from pgcdc.schemas.faults import Point
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +19,7 @@ def checkpoint_arguments() -> list[tuple[str, ast.expr]]:
     """(file:line, argument) of every ``checkpoint(...)`` call in the packages."""
     found = []
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in sorted((ROOT / "pgcdc" / package).rglob("*.py")):
             text = path.read_text()
             if "checkpoint(" not in text:
                 continue  # parse only the modules that can hold a call

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.errors import ConfigurationError
-from schemas.faults import (
+from pgcdc.schemas.errors import ConfigurationError
+from pgcdc.schemas.faults import (
     CAPTURE_POINTS,
     CRASH_EXIT_CODE,
     LOAD_POINTS,
@@ -56,7 +56,7 @@ def test_the_stage_groups_cover_every_point_once() -> None:
 
 def test_the_process_dies_at_the_nth_visit_with_the_crash_code() -> None:
     code = (
-        "from schemas.faults import Point, checkpoint\n"
+        "from pgcdc.schemas.faults import Point, checkpoint\n"
         "for i in range(5):\n"
         "    checkpoint(Point.LOAD_OUTPUT)\n"
         "    checkpoint(Point.LOAD_BEFORE_COMMIT)\n"  # another point: not counted

@@ -10,9 +10,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from storage import open_store
-from transformer.fold import Folded, apply_delta, fold_changes, with_departed
-from transformer.tablestate import TableState, with_deleted
+from pgcdc.storage import open_store
+from pgcdc.transformer.fold import Folded, apply_delta, fold_changes, with_departed
+from pgcdc.transformer.tablestate import TableState, with_deleted
 
 pytestmark = pytest.mark.unit
 

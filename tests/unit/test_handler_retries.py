@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from cdc_reader import capture
-from cdc_reader.capture import CaptureOptions
-from pipeline import handlers
-from schemas.errors import SourceUnreachableError
+from pgcdc.cdc_reader import capture
+from pgcdc.cdc_reader.capture import CaptureOptions
+from pgcdc.pipeline import handlers
+from pgcdc.schemas.errors import SourceUnreachableError
 from tests.unit.lambda_support import FakeContext
 
 pytestmark = pytest.mark.unit

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from cdc_reader.capture import CaptureResult
-from pipeline import config, emf, handlers
-from readside.status import SlotStatus
-from schemas.errors import ConfigurationError, StorageError
-from schemas.lsn import Lsn
-from schemas.processed import Batch
-from schemas.settings import redact_uri
+from pgcdc.cdc_reader.capture import CaptureResult
+from pgcdc.pipeline import config, emf, handlers
+from pgcdc.readside.status import SlotStatus
+from pgcdc.schemas.errors import ConfigurationError, StorageError
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.processed import Batch
+from pgcdc.schemas.settings import redact_uri
+from pgcdc.transformer.runner import TransformResult
+from pgcdc.warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+from pgcdc.warehouse_loader.loader import LoadResult
 from tests.unit.lambda_support import FakeContext
-from transformer.runner import TransformResult
-from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
-from warehouse_loader.loader import LoadResult
 
 # --- time budget --------------------------------------------------------------------------
 

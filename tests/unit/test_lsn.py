@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from schemas.lsn import Lsn
+from pgcdc.schemas.lsn import Lsn
 
 pytestmark = pytest.mark.unit
 

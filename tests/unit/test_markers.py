@@ -83,7 +83,7 @@ def test_a_unit_test_reaching_a_service_at_run_time_fails(sample: pytest.Pyteste
     sample.makepyfile(
         """
         import pytest
-        from devtools.localpg import LocalCluster
+        from pgcdc.devtools.localpg import LocalCluster
 
         pytestmark = pytest.mark.unit
 
@@ -124,7 +124,7 @@ def test_the_rules_hold_on_xdist_workers(sample: pytest.Pytester, workers: list[
         """,
         test_at_run_time="""
         import pytest
-        from devtools.localpg import LocalCluster
+        from pgcdc.devtools.localpg import LocalCluster
 
         pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from schemas.errors import ConfigurationError
-from schemas.processed import MODEL_KINDS, Kind, Output
-from transformer.model import HEADER_KEYS, load_model, parse_target
+from pgcdc.schemas.errors import ConfigurationError
+from pgcdc.schemas.processed import MODEL_KINDS, Kind, Output
+from pgcdc.transformer.model import HEADER_KEYS, load_model, parse_target
 
 pytestmark = pytest.mark.unit
 
@@ -103,7 +103,9 @@ def kind_literals() -> list[str]:
     root = Path(__file__).resolve().parents[2]
     found = []
     for package in ("transformer", "warehouse_loader", "pipeline", "schemas"):
-        for path in sorted((root / package).rglob("*.py")):
+        folder = root / "pgcdc" / package
+        assert folder.is_dir(), folder
+        for path in sorted(folder.rglob("*.py")):
             text = path.read_text()
             if ".kind" not in text:
                 continue  # parse only the modules that can hold a comparison

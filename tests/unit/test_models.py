@@ -1,7 +1,7 @@
 """Each shipped model file on small hand-written inputs: input rows → its own expected rows.
 
 No service: the model's SQL runs in an in-memory DuckDB through the runner's own functions
-(:func:`transformer.targets.run_sql`; for a fact :func:`transformer.quality.split_bad`
+(:func:`pgcdc.transformer.targets.run_sql`; for a fact :func:`pgcdc.transformer.quality.split_bad`
 first, so the header's ``required`` and ``text_dates`` checks run too). The inputs have the
 Arrow types capture writes (Postgres ``integer`` → int32, ``numeric(10,2)`` → decimal,
 ``timestamp(3)`` → timestamp[us]) and the version columns of the runner. Every expected
@@ -21,10 +21,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from schemas.processed import Kind
-from transformer import quality
-from transformer.model import Target, load_model
-from transformer.targets import iso_4217, run_sql
+from pgcdc.schemas.processed import Kind
+from pgcdc.transformer import quality
+from pgcdc.transformer.model import Target, load_model
+from pgcdc.transformer.targets import iso_4217, run_sql
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +40,7 @@ VERSION = {
     "_deleted": pa.bool_(),
 }
 
-# the source tables' columns as captured from the demo schema (devtools/demo/schema.sql)
+# the source tables' columns as captured from the demo schema (pgcdc/devtools/demo/schema.sql)
 ADDRESS = {
     "address_id": INT,
     "address_line_1": TEXT,

@@ -12,11 +12,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from schemas.processed import expand_counts
-from storage import Store, open_store
-from transformer.current_state import current_state_sql
-from transformer.fold import Folded, apply_delta, fold_changes
-from transformer.tablestate import TableState, with_deleted
+from pgcdc.schemas.processed import expand_counts
+from pgcdc.storage import Store, open_store
+from pgcdc.transformer.current_state import current_state_sql
+from pgcdc.transformer.fold import Folded, apply_delta, fold_changes
+from pgcdc.transformer.tablestate import TableState, with_deleted
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas import errors
-from storage.store import Store
+from pgcdc.schemas import errors
+from pgcdc.storage.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +35,9 @@ STORE_API_FOR_PEOPLE = {
 
 def package_sources(skip: Path) -> str:
     """The text of every module of the packages, but ``skip``."""
-    files = [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py")) if p != skip]
+    folders = [ROOT / "pgcdc" / pkg for pkg in PACKAGES]
+    assert all(folder.is_dir() for folder in folders), folders
+    files = [p for folder in folders for p in sorted(folder.rglob("*.py")) if p != skip]
     return "\n".join(p.read_text() for p in files)
 
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from cdc_reader.wal2json import ColumnarDecoder
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, TableSpec
+from pgcdc.cdc_reader.wal2json import ColumnarDecoder
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, TableSpec
 
 pytestmark = pytest.mark.unit
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cdc_reader.source import translate
-from schemas.errors import (
+from pgcdc.cdc_reader.source import translate
+from pgcdc.schemas.errors import (
     SourceError,
     SourceUnreachableError,
     StorageDeniedError,
@@ -27,8 +27,8 @@ from schemas.errors import (
     TerminalError,
     TransientError,
 )
-from storage import open_store
-from storage.retries import is_permanent_local, storage_error
+from pgcdc.storage import open_store
+from pgcdc.storage.retries import is_permanent_local, storage_error
 
 pytestmark = pytest.mark.unit
 
@@ -202,11 +202,11 @@ def terminal_errors_default() -> set[str]:
 def terminal_classes() -> set[str]:
     """The names of ``TerminalError`` and every subclass the project's packages define."""
     for package in ("schemas", "storage", "cdc_reader", "transformer", "warehouse_loader"):
-        module = importlib.import_module(package)
-        for found in pkgutil.walk_packages(module.__path__, f"{package}."):
+        module = importlib.import_module(f"pgcdc.{package}")
+        for found in pkgutil.walk_packages(module.__path__, f"pgcdc.{package}."):
             importlib.import_module(found.name)
-    importlib.import_module("pipeline.handlers")
-    importlib.import_module("readside.query")
+    importlib.import_module("pgcdc.pipeline.handlers")
+    importlib.import_module("pgcdc.readside.query")
     names, todo = set(), [TerminalError]
     while todo:
         cls = todo.pop()
@@ -238,7 +238,7 @@ def test_the_state_machine_never_retries_exactly_the_terminal_errors() -> None:
 
 def test_a_snapshot_worker_names_a_storage_failure_as_such() -> None:
     """The WARNING before a worker tries its chunk again says what failed."""
-    from cdc_reader.snapshot import _what_failed
+    from pgcdc.cdc_reader.snapshot import _what_failed
 
     storage = _what_failed(StorageError("cannot write s3://b/raw/x: AWS Error SLOW_DOWN"))
     assert "raw store" in storage and "connection" not in storage

@@ -8,10 +8,10 @@ import struct
 
 import pytest
 
-from cdc_reader import pgoutput
-from cdc_reader.pgoutput import UNCHANGED
-from schemas.errors import DecodeError
-from schemas.lsn import Lsn
+from pgcdc.cdc_reader import pgoutput
+from pgcdc.cdc_reader.pgoutput import UNCHANGED
+from pgcdc.schemas.errors import DecodeError
+from pgcdc.schemas.lsn import Lsn
 
 pytestmark = pytest.mark.unit
 

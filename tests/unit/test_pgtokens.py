@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cdc_reader.codec import (
+from pgcdc.cdc_reader.codec import (
     Numbers,
     PgValueError,
     to_arrow,
@@ -16,7 +16,7 @@ from cdc_reader.codec import (
     token_values,
     tokens_to_arrow,
 )
-from schemas.pgtypes import PgType
+from pgcdc.schemas.pgtypes import PgType
 
 pytestmark = pytest.mark.unit
 

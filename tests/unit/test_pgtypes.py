@@ -13,11 +13,17 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from cdc_reader._codec import text as pgtext
-from cdc_reader.codec import PgValueError, to_arrow, to_python
-from schemas.pgtypes import SOURCE_TYPES_KEY, PgKind, PgType, arrow_field, source_types_metadata
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, TableSpec
+from pgcdc.cdc_reader._codec import text as pgtext
+from pgcdc.cdc_reader.codec import PgValueError, to_arrow, to_python
+from pgcdc.schemas.pgtypes import (
+    SOURCE_TYPES_KEY,
+    PgKind,
+    PgType,
+    arrow_field,
+    source_types_metadata,
+)
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, TableSpec
 
 pytestmark = pytest.mark.unit
 

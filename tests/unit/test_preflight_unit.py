@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
-from cdc_reader.source import connection_reason as _clean_reason
-from cdc_reader.source import describe_target as _describe_target
-from schemas.tables import TableFilter
+from pgcdc.cdc_reader.preflight import CheckResult, Status, capture_is_safe, run_checks
+from pgcdc.cdc_reader.source import connection_reason as _clean_reason
+from pgcdc.cdc_reader.source import describe_target as _describe_target
+from pgcdc.schemas.tables import TableFilter
 
 pytestmark = pytest.mark.unit
 

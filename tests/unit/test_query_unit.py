@@ -12,15 +12,15 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from readside.query import QueryError, open_session, output_format, run_sql, write_result
-from schemas import layout
-from schemas.errors import ConfigurationError, TransientError
-from schemas.lsn import Lsn
-from schemas.pgtypes import SOURCE_KEY_KEY
-from schemas.processed import Batch, Output, target_key
-from schemas.tables import TableName
-from storage import Store, open_store
-from transformer.batches import save_batch
+from pgcdc.readside.query import QueryError, open_session, output_format, run_sql, write_result
+from pgcdc.schemas import layout
+from pgcdc.schemas.errors import ConfigurationError, TransientError
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.pgtypes import SOURCE_KEY_KEY
+from pgcdc.schemas.processed import Batch, Output, target_key
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store, open_store
+from pgcdc.transformer.batches import save_batch
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

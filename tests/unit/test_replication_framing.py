@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cdc_reader.replication import (
+from pgcdc.cdc_reader.replication import (
     Keepalive,
     StatusUpdate,
     XLogData,
@@ -21,8 +21,8 @@ from cdc_reader.replication import (
     pg_clock,
     start_replication_command,
 )
-from schemas.errors import DecodeError
-from schemas.lsn import Lsn
+from pgcdc.schemas.errors import DecodeError
+from pgcdc.schemas.lsn import Lsn
 
 pytestmark = pytest.mark.unit
 

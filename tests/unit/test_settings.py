@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cli, config
-from pipeline.logs import JsonFormatter
-from schemas.errors import ConfigurationError
-from schemas.settings import Settings, redact_uri
+from pgcdc.pipeline import cli, config
+from pgcdc.pipeline.logs import JsonFormatter
+from pgcdc.schemas.errors import ConfigurationError
+from pgcdc.schemas.settings import Settings, redact_uri
 
 pytestmark = pytest.mark.unit
 

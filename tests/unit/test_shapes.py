@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cdc_reader import shape, tablebatch, transaction, wal2json
-from cdc_reader.wal2json import ColumnarDecoder
-from schemas.lsn import Lsn
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, SpecMismatchError, TableSpec
+from pgcdc.cdc_reader import shape, tablebatch, transaction, wal2json
+from pgcdc.cdc_reader.wal2json import ColumnarDecoder
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, SpecMismatchError, TableSpec
 from tests.recorded_capture import specs
 
 pytestmark = pytest.mark.unit

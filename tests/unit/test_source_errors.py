@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from cdc_reader.source import translate
-from schemas.errors import (
+from pgcdc.cdc_reader.source import translate
+from pgcdc.schemas.errors import (
     ConfigurationError,
     PgcdcError,
     SourceError,
@@ -40,7 +40,7 @@ def test_malformed_connection_string_is_not_quoted(dsn: str) -> None:
 
 
 def test_malformed_warehouse_uri_is_not_quoted() -> None:
-    from warehouse_loader.postgres_warehouse import PostgresWarehouse
+    from pgcdc.warehouse_loader.postgres_warehouse import PostgresWarehouse
 
     with pytest.raises(ConfigurationError) as raised:
         PostgresWarehouse(f"postgresql://u:{SECRET} z@127.0.0.1/wh")
@@ -48,7 +48,7 @@ def test_malformed_warehouse_uri_is_not_quoted() -> None:
 
 
 def test_redact_masks_a_password_with_a_space() -> None:
-    from schemas.settings import redact_uri
+    from pgcdc.schemas.settings import redact_uri
 
     assert SECRET not in redact_uri(f"postgresql://u:{SECRET} z@127.0.0.1/db")
 
@@ -69,7 +69,7 @@ def psycopg_classes() -> list[type[psycopg.Error]]:
 
 def test_the_transient_classes_are_exactly_psycopgs_for_the_retried_sqlstate_classes() -> None:
     """An oracle by SQLSTATE prefix: a psycopg upgrade that adds a class shows up here."""
-    from cdc_reader.source import TRANSIENT
+    from pgcdc.cdc_reader.source import TRANSIENT
 
     expected = {c for c in psycopg_classes() if str(c.sqlstate)[:2] in RETRIED_SQLSTATE_CLASSES}
     assert set(TRANSIENT) == expected

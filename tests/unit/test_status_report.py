@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from readside.status_report import byte_size, duration, moment
+from pgcdc.readside.status_report import byte_size, duration, moment
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pyarrow.fs as pafs
 import pytest
 
-from schemas.errors import StorageDeniedError, StorageError, TerminalError, TransientError
-from storage.retries import is_denied, retrying, s3_retry_strategy, storage_error
+from pgcdc.schemas.errors import StorageDeniedError, StorageError, TerminalError, TransientError
+from pgcdc.storage.retries import is_denied, retrying, s3_retry_strategy, storage_error
 from tests.faultproxy import s3_operation
 
 pytestmark = pytest.mark.unit

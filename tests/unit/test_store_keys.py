@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from schemas import layout, processed
-from schemas.lsn import Lsn
-from schemas.tables import TableName
+from pgcdc.schemas import layout, processed
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.tables import TableName
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """Every record reader of the lake layer checks the record's version and refuses an unknown
 one with an error naming the object; records written before LSNs were typed still read.
 
-The stores are local folders (real files through :class:`storage.Store`)."""
+The stores are local folders (real files through :class:`pgcdc.storage.Store`)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 
-from schemas import layout, processed
-from schemas.errors import TerminalError
-from schemas.layout import Intent, Position, SnapshotManifest
-from schemas.lsn import Lsn
-from schemas.processed import Batch, TableProgress, TransformCheck
-from schemas.tables import TableName
-from storage import Store, open_store
-from storage.lake import processed as processed_lake
-from storage.lake import raw as raw_lake
-from transformer.runner import transform
-from warehouse_loader.duckdb_warehouse import DuckDBWarehouse
-from warehouse_loader.loader import load
+from pgcdc.schemas import layout, processed
+from pgcdc.schemas.errors import TerminalError
+from pgcdc.schemas.layout import Intent, Position, SnapshotManifest
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.processed import Batch, TableProgress, TransformCheck
+from pgcdc.schemas.tables import TableName
+from pgcdc.storage import Store, open_store
+from pgcdc.storage.lake import processed as processed_lake
+from pgcdc.storage.lake import raw as raw_lake
+from pgcdc.transformer.runner import transform
+from pgcdc.warehouse_loader.duckdb_warehouse import DuckDBWarehouse
+from pgcdc.warehouse_loader.loader import load
 
 pytestmark = pytest.mark.unit
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import ConfigurationError
-from schemas.tables import TableFilter, TableName, quote_ident
+from pgcdc.schemas.errors import ConfigurationError
+from pgcdc.schemas.tables import TableFilter, TableName, quote_ident
 
 pytestmark = pytest.mark.unit
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cdc_reader.state import StoreStateStore
-from storage import open_store
+from pgcdc.cdc_reader.state import StoreStateStore
+from pgcdc.storage import open_store
+from pgcdc.transformer import runner
 from tests.recorded_capture import SLOT, run_capture
-from transformer import runner
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[duckdb.DuckDBPyConnection]:
-    """Every connection ``transformer.runner`` opens (the real ones, only recorded)."""
+    """Every connection ``pgcdc.transformer.runner`` opens (the real ones, only recorded)."""
     connections: list[duckdb.DuckDBPyConnection] = []
     real = duckdb.connect
 

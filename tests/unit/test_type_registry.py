@@ -8,11 +8,11 @@ import io
 import pyarrow as pa
 import pytest
 
-from cdc_reader import codec
-from cdc_reader._codec import values
-from schemas.pgtypes import KINDS, Codec, PgKind, PgType
-from schemas.tablespec import ColumnSpec
-from warehouse_loader.postgres_warehouse import pg_type
+from pgcdc.cdc_reader import codec
+from pgcdc.cdc_reader._codec import values
+from pgcdc.schemas.pgtypes import KINDS, Codec, PgKind, PgType
+from pgcdc.schemas.tablespec import ColumnSpec
+from pgcdc.warehouse_loader.postgres_warehouse import pg_type
 
 pytestmark = pytest.mark.unit
 
@@ -90,7 +90,10 @@ def test_importing_the_codec_builds_no_arrow_array() -> None:
     import subprocess
     import sys
 
-    code = "import sys, cdc_reader.codec, cdc_reader.wal2json; print('pandas' in sys.modules)"
+    code = (
+        "import sys, pgcdc.cdc_reader.codec, pgcdc.cdc_reader.wal2json;"
+        " print('pandas' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

@@ -17,20 +17,25 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from cdc_reader.tablebatch import METADATA_COLUMNS, NONFINITE_COLUMN, TableBatchBuilder, TxnInfo
-from cdc_reader.wal2json import (
+from pgcdc.cdc_reader.tablebatch import (
+    METADATA_COLUMNS,
+    NONFINITE_COLUMN,
+    TableBatchBuilder,
+    TxnInfo,
+)
+from pgcdc.cdc_reader.wal2json import (
     ChangeDecoder,
     ColumnarDecoder,
     decode_row,
     parse_message,
     spec_from_change,
 )
-from schemas.changes import Begin, Commit, Delete, Insert, Message, Truncate, Update
-from schemas.errors import ConfigurationError, DecodeError
-from schemas.lsn import Lsn
-from schemas.pgtypes import SOURCE_TYPES_KEY
-from schemas.tables import TableName
-from schemas.tablespec import ColumnSpec, SpecMismatchError, TableSpec
+from pgcdc.schemas.changes import Begin, Commit, Delete, Insert, Message, Truncate, Update
+from pgcdc.schemas.errors import ConfigurationError, DecodeError
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.pgtypes import SOURCE_TYPES_KEY
+from pgcdc.schemas.tables import TableName
+from pgcdc.schemas.tablespec import ColumnSpec, SpecMismatchError, TableSpec
 from tests.recorded_capture import specs
 
 pytestmark = pytest.mark.unit

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.lsn import Lsn
-from schemas.wording import counted
-from transformer.runner import TransformResult
-from warehouse_loader.loader import LoadResult
+from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.wording import counted
+from pgcdc.transformer.runner import TransformResult
+from pgcdc.warehouse_loader.loader import LoadResult
 
 pytestmark = pytest.mark.unit
 

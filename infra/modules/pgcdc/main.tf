@@ -27,19 +27,19 @@ locals {
 
   functions = {
     capture = {
-      handler     = "pipeline.handlers.capture_handler"
+      handler     = "pgcdc.pipeline.handlers.capture_handler"
       timeout     = var.capture_timeout
       memory_size = var.capture_memory_size
       description = "pgcdc capture: logical slot -> Parquet raw store"
     }
     transform = {
-      handler     = "pipeline.handlers.transform_handler"
+      handler     = "pgcdc.pipeline.handlers.transform_handler"
       timeout     = var.transform_timeout
       memory_size = var.transform_memory_size
       description = "pgcdc transform: raw store -> DuckDB -> processed store"
     }
     load = {
-      handler     = "pipeline.handlers.load_handler"
+      handler     = "pgcdc.pipeline.handlers.load_handler"
       timeout     = var.load_timeout
       memory_size = var.load_memory_size
       description = "pgcdc load: processed store -> warehouse"
@@ -55,7 +55,7 @@ locals {
       PGCDC_RAW_URI       = local.raw_uri
       PGCDC_PROCESSED_URI = local.processed_uri
       PGCDC_SLOT          = var.slot_name
-      # The namespace of the EMF metrics the handlers print (pipeline/emf.py): the one the
+      # The namespace of the EMF metrics the handlers print (pgcdc/pipeline/emf.py): the one the
       # alarms in monitoring.tf read.
       PGCDC_METRIC_NAMESPACE = var.metric_namespace
     },

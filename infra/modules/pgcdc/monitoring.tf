@@ -61,7 +61,7 @@ resource "aws_sns_topic_subscription" "email" {
 
 locals {
   # One filter a function: its ERROR lines. The figures (slot lag, freshness) do not go
-  # through filters: the handlers print them as EMF documents (pipeline/emf.py), which
+  # through filters: the handlers print them as EMF documents (pgcdc/pipeline/emf.py), which
   # CloudWatch Logs turns into metrics itself.
   metric_filters = {
     for step in local.steps : "${step}-errors" => {

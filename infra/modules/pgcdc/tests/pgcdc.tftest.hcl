@@ -315,9 +315,9 @@ run "functions_settings_logs_and_alarms" {
 
   assert {
     condition = (
-      aws_lambda_function.this["capture"].handler == "pipeline.handlers.capture_handler" &&
-      aws_lambda_function.this["transform"].handler == "pipeline.handlers.transform_handler" &&
-      aws_lambda_function.this["load"].handler == "pipeline.handlers.load_handler" &&
+      aws_lambda_function.this["capture"].handler == "pgcdc.pipeline.handlers.capture_handler" &&
+      aws_lambda_function.this["transform"].handler == "pgcdc.pipeline.handlers.transform_handler" &&
+      aws_lambda_function.this["load"].handler == "pgcdc.pipeline.handlers.load_handler" &&
       alltrue([for fn in aws_lambda_function.this : fn.runtime == "python3.12" && one(fn.architectures) == "x86_64"]) &&
       aws_lambda_function.this["capture"].timeout == 900
     )
