@@ -75,13 +75,13 @@ def build_backlog(dsn: str, changes: int) -> str:
         return str(row[0])
 
 
-def time_recvlogical(dsn: str, endpos: str, slot: str, opts: list[str]) -> float:
+def time_recvlogical(dsn: str, endpos: str, slot: str, opts: dict[str, str]) -> float:
     """Seconds for pg_recvlogical to stream the backlog to /dev/null over TCP."""
     info = psycopg.conninfo.conninfo_to_dict(dsn)
     args = [str(bindir() / "pg_recvlogical"), "--start", "--no-loop", "-f", "/dev/null"]
     args += ["-h", str(info["host"]), "-p", str(info["port"]), "-U", str(info["user"])]
     args += ["-d", str(info["dbname"]), "-S", slot, "-E", endpos]
-    for name, value in zip(opts[::2], opts[1::2], strict=True):
+    for name, value in opts.items():
         args += ["-o", f"{name}={value}"]
     env = {**os.environ, "PGPASSWORD": str(info.get("password", ""))}
     started = time.perf_counter()
@@ -95,7 +95,7 @@ def time_pgcdc(dsn: str) -> tuple[float, int]:
     try:
         raw = open_store(folder)
         started = time.perf_counter()
-        result = drain(dsn, raw, CaptureOptions(slot="bench_pgcdc", heartbeat=False))
+        result = drain(dsn, raw, CaptureOptions(slot="bench_pgcdc"))
         return time.perf_counter() - started, result.rows
     finally:
         shutil.rmtree(folder)
@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     with bench_database() as dsn:
         endpos = build_backlog(dsn, args.changes)
-        plain = time_recvlogical(dsn, endpos, "bench_recv_plain", ["format-version", "2"])
+        plain = time_recvlogical(dsn, endpos, "bench_recv_plain", {"format-version": "2"})
         same = time_recvlogical(
             dsn, endpos, "bench_recv", plugin_options([], numeric_as_string=False)
         )

@@ -5,7 +5,14 @@ Per batch, in this order (each step idempotent, a crash between any two loses no
 1. an *intent* record with the batch's LSN range (so a replay cuts the batch the same way);
 2. one Parquet object per table, named by the batch's LSN range;
 3. a *position* record: everything up to the batch's last commit is durable;
-4. ``pg_replication_slot_advance`` to that commit (forward only).
+4. the acknowledgement: the stream's standby status reports that commit as flushed
+   (forward only, never past the last position record).
+
+Changes arrive over the streaming replication protocol (:mod:`pgcdc.cdc_reader.replication`):
+the server decodes on its side while this process converts and writes. A drain reads up to
+the WAL position fixed when it starts (like ``pg_recvlogical --endpos``): whole
+transactions that committed before it, never one that commits after, so a replay after a
+crash cuts the same batches.
 
 On start, a position record ahead of the slot advances the slot; an intent beyond the
 position makes the replay cut its first batch at the intent's end, so the objects a crashed
@@ -18,7 +25,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,16 +36,17 @@ from pgcdc.cdc_reader import reader, slot
 from pgcdc.cdc_reader.batchbounds import MAX_BATCH_BYTES, MAX_BATCH_ROWS, MAX_BATCH_SECONDS
 from pgcdc.cdc_reader.catalog import load_specs, require_identity
 from pgcdc.cdc_reader.dropped import dropped_tables
+from pgcdc.cdc_reader.replication import ReplicationStream
 from pgcdc.cdc_reader.source import connect, translate
 from pgcdc.cdc_reader.state import Intent, Position, StateStore, StoreStateStore
 from pgcdc.cdc_reader.tablebatch import TableBatch
 from pgcdc.cdc_reader.transaction import Begin, Commit
-from pgcdc.cdc_reader.wal2json import ColumnarDecoder
+from pgcdc.cdc_reader.wal2json import SESSION_SETTINGS, ColumnarDecoder
 from pgcdc.schemas import layout
 from pgcdc.schemas.changes import Message
 from pgcdc.schemas.errors import SourceError
 from pgcdc.schemas.faults import Point, checkpoint
-from pgcdc.schemas.lsn import Lsn
+from pgcdc.schemas.lsn import ZERO, Lsn
 from pgcdc.schemas.tables import TableFilter, TableName
 from pgcdc.schemas.tablespec import SpecMismatchError, TableSpec
 from pgcdc.schemas.wording import counted
@@ -58,9 +66,9 @@ class CaptureOptions:
     max_batch_rows: int = MAX_BATCH_ROWS
     max_batch_bytes: int = MAX_BATCH_BYTES
     max_batch_seconds: float = MAX_BATCH_SECONDS
-    fetch_size: int = 10_000
+    queue_size: int = 1000
+    """Messages the stream's receiver may hold ahead of the decoder."""
     time_budget: float | None = None
-    heartbeat: bool = True
     create_slot: bool = True
 
 
@@ -115,13 +123,14 @@ def drain(
     """
     state = state or StoreStateStore(raw)
     started = time.monotonic()
-    with connect(dsn) as ctl, connect(dsn, doing="reading changes") as conn:
+    with connect(dsn) as ctl:
         created = _ensure_slot(ctl, options)
         try:
-            run, specs, gone, target, upto = _start(ctl, raw, state, options, progress)
-            stream = reader.peek_rows(
-                conn,
+            run, specs, gone, upto = _start(ctl, raw, state, options, progress)
+            stream = ReplicationStream(
+                dsn,
                 options.slot,
+                run.result.start or ZERO,
                 reader.plugin_options(
                     sorted({*specs, *gone}),
                     numeric_as_string=slot.accepts_option(
@@ -131,21 +140,29 @@ def drain(
                         at=run.result.start or upto,
                     ),
                 ),
-                upto=upto,
-                fetch_size=options.fetch_size,
+                end=upto,
+                queue_size=options.queue_size,
+                settings=SESSION_SETTINGS,
             )
         except BaseException:
             if created:  # refused before reading anything: the new slot would only pin WAL
                 slot.drop_unused(ctl, options.slot, "the capture was refused")
             raise
         result = run.result
-        finished = run.consume(stream, started)
-        if finished and target is not None:
-            # the dropped tables' last changes are stored: later runs need not look for them
-            run.captured = tuple((t.schema, t.name) for t in sorted(specs))
-            run.acknowledge(max(target, result.position or target))
-        if not finished:
-            result.remaining_bytes = max(0, upto - (result.position or upto))
+        try:
+            run.confirm = stream.mark_durable
+            finished = run.consume(_rows(stream), started, end=upto)
+            if finished:
+                # Every transaction that committed up to the end is stored: the slot may
+                # confirm the end itself, so an idle or filtered slot does not pin WAL, and
+                # the dropped tables' last changes are in: later runs need not look again.
+                run.captured = tuple((t.schema, t.name) for t in sorted(specs))
+                run.acknowledge(max(upto, result.position or upto))
+            if not finished:
+                result.remaining_bytes = max(0, upto - (result.position or upto))
+        finally:
+            stream.close()  # its last status update reports the acknowledged position
+            slot.wait_released(ctl, options.slot)
     result.seconds = time.monotonic() - started
     if gone and finished:
         names = ", ".join(str(t) for t in sorted(gone))
@@ -165,6 +182,12 @@ def drain(
         },
     )
     return result
+
+
+def _rows(stream: ReplicationStream) -> Iterator[tuple[str, str, bytes]]:
+    """The stream's messages as the decoder takes them: (LSN text, xid unknown, text)."""
+    for message in stream:
+        yield str(message.start), "", message.payload
 
 
 def _ensure_slot(ctl: psycopg.Connection[Any], options: CaptureOptions) -> bool:
@@ -188,12 +211,11 @@ def _start(
     state: StateStore,
     options: CaptureOptions,
     progress: Progress | None,
-) -> tuple[_Run, dict[TableName, TableSpec], dict[TableName, TableSpec], Lsn | None, Lsn]:
+) -> tuple[_Run, dict[TableName, TableSpec], dict[TableName, TableSpec], Lsn]:
     """Agree with the slot, then read the catalog and plan the run: (run, specs, dropped
-    tables, heartbeat target, end of the WAL to read)."""
+    tables, end of the WAL to read)."""
     stored, position = _prepare(ctl, state, options)
     result = CaptureResult(options.slot, start=position, position=position)
-    target = reader.emit_heartbeat(ctl, options.slot) if options.heartbeat else None
     upto = reader.current_wal_lsn(ctl)
     # after `upto`: every table changed before it is in the catalog we read now
     specs = load_specs(ctl, options.table_filter)
@@ -211,7 +233,8 @@ def _start(
         intent=state.pending_intent(options.slot, position),
         progress=progress,
     )
-    return run, specs, gone, target, upto
+    run.stored = (stored.lsn, stored.tables) if stored else None
+    return run, specs, gone, upto
 
 
 def _prepare(
@@ -262,6 +285,10 @@ class _Run:
         self.raw, self.state, self.ctl, self.options = raw, state, ctl, options
         self.specs, self.result, self.progress = specs, result, progress
         self.captured = captured
+        self.stored: tuple[Lsn, tuple[tuple[str, str], ...]] | None = None
+        """The newest position record's LSN and tables (None: no record yet)."""
+        self.confirm: Callable[[Lsn], None] = self._advance
+        """How an acknowledgement reaches the slot: the stream's flush position in a drain."""
         self.decoder = ColumnarDecoder(self._spec)
         self.forced_cut = intent.last if intent else None
         self.max_rows = intent.max_rows if intent else options.max_batch_rows
@@ -279,14 +306,19 @@ class _Run:
             raise SourceError(f"change for {table}, which is not among the captured tables")
         return spec
 
-    def consume(self, rows: Any, started: float) -> bool:
-        """Feed every peek row; False when the time budget stopped the run early."""
-        budget = self.options.time_budget
+    def consume(self, rows: Any, started: float, *, end: Lsn | None = None) -> bool:
+        """Feed every row; False when the time budget stopped the run early. A transaction
+        that commits after ``end`` ends the run before its first change: the stream
+        delivers the start of one such transaction (its records before ``end``)."""
+        budget, beyond = self.options.time_budget, False
         for lsn, xid, data in rows:
             event = self._feed(lsn, xid, data)
             if event is None:
                 self._after_row()
             elif isinstance(event, Begin):
+                if end is not None and event.commit_lsn > end:
+                    beyond = True  # the next drain reads it whole
+                    break
                 self.current = event
                 self.txn_start = (self.decoder.rows, self.decoder.nbytes)
             elif isinstance(event, Commit):
@@ -301,7 +333,7 @@ class _Run:
                     return False
             elif isinstance(event, Message):
                 continue
-        if self.decoder.in_transaction:
+        if self.decoder.in_transaction and not beyond:
             raise SourceError("the change stream ended inside a transaction")
         if self.decoder.rows and self.last_commit is not None:
             self.flush(self.last_commit, final=True)
@@ -407,9 +439,13 @@ class _Run:
             self.progress(self.result)
 
     def acknowledge(self, lsn: Lsn) -> None:
-        """Store the position, then move the slot there (both forward only)."""
+        """Store the position, then move the slot there (both forward only). A position
+        not past the current one is stored only when the record is missing or names other
+        tables (the first drain of a new slot; a table dropped from the capture)."""
         if self.result.position is not None and lsn <= self.result.position:
-            return
+            if self.stored is not None and self.stored[1] == self.captured:
+                return
+            lsn = self.result.position
         self.state.save_position(
             Position(
                 slot=self.options.slot,
@@ -420,9 +456,14 @@ class _Run:
                 tables=self.captured,
             )
         )
+        self.stored = (lsn, self.captured)
         checkpoint(Point.AFTER_POSITION)
+        self.confirm(lsn)
+        self.result.position = lsn
+
+    def _advance(self, lsn: Lsn) -> None:
+        """Move the slot with ``pg_replication_slot_advance`` (no stream open on it)."""
         try:
             slot.advance_slot(self.ctl, self.options.slot, lsn)
         except psycopg.Error as exc:
             raise translate(exc, f"advancing slot {self.options.slot}") from None
-        self.result.position = lsn
