@@ -15,7 +15,8 @@ Two parts:
   ``pg_recvlogical --endpos`` it can stop at a fixed upper LSN.
 
 The stream is plugin-agnostic: payloads are wal2json's JSON or pgoutput's binary messages
-(:mod:`pgcdc.cdc_reader.pgoutput`) as the slot's plugin writes them. Not yet used by capture.
+(:mod:`pgcdc.cdc_reader.pgoutput`) as the slot's plugin writes them; capture
+(:mod:`pgcdc.cdc_reader.capture`) reads every slot through it.
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ def transform(
         return TransformResult(seconds=time.monotonic() - began)
     now = now or dt.datetime.now(dt.UTC)
     if not _has_new_changes(raw, last, bound):
-        # The bound moved on heartbeats or other tables' WAL only: an empty batch would
+        # The bound moved over other tables' WAL only: an empty batch would
         # tell the loader nothing. The next batch starts at the same table positions.
         check = TransformCheck(run=last.run if last else 0, bound=bound, checked_at=now)
         save_check(processed, check)
