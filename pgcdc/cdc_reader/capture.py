@@ -161,8 +161,9 @@ def drain(
             if not finished:
                 result.remaining_bytes = max(0, upto - (result.position or upto))
         finally:
-            stream.close()  # its last status update reports the acknowledged position
-            slot.wait_released(ctl, options.slot)
+            # its last status update reports the acknowledged position; the server lets go
+            # of the slot before it completes the command close() waits for
+            stream.close()
     result.seconds = time.monotonic() - started
     if gone and finished:
         names = ", ".join(str(t) for t in sorted(gone))

@@ -8,7 +8,6 @@ Every function that creates or judges a slot takes the output plugin's name (tod
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -282,22 +281,6 @@ def advance_slot(conn: Conn, name: str, to: Lsn) -> Lsn:
         raise translate(exc, f"advancing slot {name} to {to}") from None
     assert row is not None
     return Lsn.parse(row[0])
-
-
-RELEASE_WAIT_SECONDS = 10.0
-
-
-def wait_released(conn: Conn, name: str, *, timeout: float = RELEASE_WAIT_SECONDS) -> None:
-    """Wait until no process holds the slot: a walsender releases it only as it exits,
-    moments after its client closed the stream, and the next run must find it free.
-    A slot still held after ``timeout`` is left to the next run's check, which names the
-    process."""
-    deadline = time.monotonic() + timeout
-    while True:
-        info = inspect_slot(conn, name)
-        if info is None or not info.active or time.monotonic() >= deadline:
-            return
-        time.sleep(0.02)
 
 
 def drop_slot(conn: Conn, name: str) -> bool:

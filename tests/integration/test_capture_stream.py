@@ -43,6 +43,9 @@ def test_a_transaction_committed_after_the_end_waits_for_the_next_drain_whole(
         drain(pg_dsn, raw, options)  # creates the slot
         late.execute("INSERT INTO t SELECT g, 'late' FROM generate_series(1, 50) g")
         conn.execute("INSERT INTO t SELECT g, 'early' FROM generate_series(51, 60) g")
+        # WAL that decodes to nothing, so the drain's end falls after the last commit before
+        # it and the stream hands over the start of ``late`` before it reaches the end
+        conn.execute("CHECKPOINT")
         real_start = capture._start
         ends: list[Lsn] = []
 
@@ -72,8 +75,9 @@ def test_a_transaction_committed_after_the_end_waits_for_the_next_drain_whole(
 def test_back_to_back_drains_find_the_slot_free(
     pg_dsn: str, slot_name: str, tmp_path: Path
 ) -> None:
-    """The walsender lets go of the slot as it exits, after the stream closed: a drain
-    returns only once it has, so the next one is not refused as a concurrent capture."""
+    """The server releases the slot before it completes the replication command, and a
+    drain's close waits for that: the next drain is not refused as a concurrent capture,
+    and the slot confirms exactly the position each drain stored."""
     raw = open_store(str(tmp_path / "raw"))
     options = CaptureOptions(slot=slot_name, table_filter=TableFilter(include=("public.u",)))
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
