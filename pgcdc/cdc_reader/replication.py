@@ -21,6 +21,7 @@ The stream is plugin-agnostic: payloads are wal2json's JSON or pgoutput's binary
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import queue
@@ -31,7 +32,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import pq
@@ -47,11 +48,13 @@ _XLOGDATA = struct.Struct("!cQQq")  # 'w', start, end, clock; the payload follow
 _KEEPALIVE = struct.Struct("!cQqB")  # 'k', server WAL end, clock, reply requested
 _STATUS = struct.Struct("!cQQQqB")  # 'r', write, flush, apply, clock, reply requested
 _WAIT_SLICE = 0.5  # seconds: the longest the receiver sleeps before looking at the clock
+_BATCH = 256  # messages per queue hand-over, at most
 
 
-@dataclass(frozen=True, slots=True)
-class XLogData:
-    """A piece of the plugin's output: ``start`` is the LSN of the WAL record it came from."""
+class XLogData(NamedTuple):
+    """A piece of the plugin's output: ``start`` is the LSN of the WAL record it came from.
+    (A named tuple: one is made per change, and a frozen dataclass costs several times as
+    much to build.)"""
 
     start: Lsn
     end: Lsn
@@ -97,7 +100,7 @@ def parse_message(data: bytes | memoryview) -> XLogData | Keepalive:
     if kind == b"w":
         _need(data, _XLOGDATA.size, "XLogData")
         _, start, end, clock = _XLOGDATA.unpack_from(data)
-        return XLogData(Lsn(start), Lsn(end), clock, data[_XLOGDATA.size :])
+        return XLogData(Lsn.of_uint64(start), Lsn.of_uint64(end), clock, data[_XLOGDATA.size :])
     if kind == b"k":
         _need(data, _KEEPALIVE.size, "primary keepalive")
         _, end, clock, reply = _KEEPALIVE.unpack_from(data)
@@ -218,7 +221,14 @@ class ReplicationStream:
             self._conn.close()
             raise
         self._end = end
-        self._queue: queue.Queue[XLogData | _End] = queue.Queue(maxsize=queue_size)
+        # Messages travel in lists of up to ``_batch``: one queue operation per list, not
+        # per message (a queue hand-over costs about as much as decoding a small change).
+        self._batch = max(1, min(_BATCH, queue_size))
+        self._queue: queue.Queue[list[XLogData] | _End] = queue.Queue(
+            maxsize=max(1, queue_size // self._batch)
+        )
+        self._pending: list[XLogData] = []  # the receiver's list being filled
+        self._buffer: collections.deque[XLogData] = collections.deque()  # the caller's
         self._lock = threading.Lock()
         self._durable = start  # never report less than where we started: see status()
         self._received = start
@@ -256,6 +266,8 @@ class ReplicationStream:
 
     def get(self, timeout: float | None = None) -> XLogData | None:
         """The next message, or None when the stream has ended (or ``timeout`` passed)."""
+        if self._buffer:
+            return self._buffer.popleft()
         if self._ended:
             return None
         try:
@@ -267,7 +279,8 @@ class ReplicationStream:
             if item.error is not None:
                 raise item.error
             return None
-        return item
+        self._buffer.extend(item)
+        return self._buffer.popleft()
 
     def __iter__(self) -> Iterator[XLogData]:
         """Messages until the stream ends (at ``end``, or when closed)."""
@@ -314,9 +327,11 @@ class ReplicationStream:
                 if not self._end_queued and not self._handle(parse_message(data)):
                     # past the end: the caller sees the stream end; we stay connected so
                     # close() can still report what the caller makes durable afterwards
-                    self._end_queued = self._offer(_End(None))
+                    self._end_queued = self._hand_over() and self._offer(_End(None))
                 elif self._end_queued and data[:1] == b"k":
                     self._handle(parse_message(data))
+            if not self._end_queued:
+                self._hand_over()
 
     def _handle(self, message: XLogData | Keepalive) -> bool:
         """Deliver or answer one message; False once the end position is reached."""
@@ -327,13 +342,21 @@ class ReplicationStream:
             return self._end is None or message.end < self._end
         if self._end is not None and message.start > self._end:
             return False
-        with self._lock:
-            self._received = max(self._received, message.start)
-        if not self._offer(message):
+        self._pending.append(message)
+        if len(self._pending) >= self._batch and not self._hand_over():
             return False
         return self._end is None or message.start < self._end
 
-    def _offer(self, item: XLogData | _End, final: bool = False) -> bool:
+    def _hand_over(self) -> bool:
+        """Queue the messages gathered so far (False: closed while the queue was full)."""
+        if not self._pending:
+            return True
+        batch, self._pending = self._pending, []
+        with self._lock:
+            self._received = max(self._received, batch[-1].start)
+        return self._offer(batch)
+
+    def _offer(self, item: list[XLogData] | _End, final: bool = False) -> bool:
         """Queue an item; while the queue is full keep the server's timeout at bay."""
         while True:
             try:

@@ -34,6 +34,14 @@ class Lsn:
         self._value = value
 
     @classmethod
+    def of_uint64(cls, value: int) -> Lsn:
+        """An LSN from a value already known to be an unsigned 64-bit integer (a protocol
+        field unpacked as ``Q``): no range check, for the per-message path."""
+        lsn = object.__new__(cls)
+        lsn._value = value
+        return lsn
+
+    @classmethod
     def parse(cls, text: str) -> Lsn:
         """Parse ``X/Y`` (Postgres text form) or a 16-digit hex string."""
         match = _LSN_TEXT.match(text.strip())
